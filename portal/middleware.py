@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger("portal.request")
+
+
+class RequestLogMiddleware:
+    """One structured line per request: route name, status, user id, timing.
+
+    The route's name is logged rather than the path, and never the query
+    string, so search terms (a child's name, an MRN) stay out of the logs.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        user = getattr(request, "user", None)
+        logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": match.view_name if match else None,
+                "status": response.status_code,
+                "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response

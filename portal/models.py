@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    NURSE = "nurse", _("Nurse")
+    GUARDIAN = "guardian", _("Parent or guardian")
+    ADMIN = "admin", _("Administrator")
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    SPANISH = "es", _("Spanish")
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.update(role=Role.ADMIN, is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in: nurse, guardian or admin. Email is the login."""
+
+    email = models.EmailField(_("email"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=150)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.GUARDIAN)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.ENGLISH)
+    is_active = models.BooleanField(_("active"), default=True)
+    # Only admins reach the Django admin.
+    is_staff = models.BooleanField(_("admin site access"), default=False)
+    date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+    @property
+    def is_nurse(self) -> bool:
+        return self.role == Role.NURSE
+
+    @property
+    def is_guardian(self) -> bool:
+        return self.role == Role.GUARDIAN
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_care_team(self) -> bool:
+        """Nurses and admins: people who work on the staff side of the portal."""
+        return self.role in (Role.NURSE, Role.ADMIN)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def usable(self) -> InvitationQuerySet:
+        return self.filter(used_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class Invitation(models.Model):
+    """A single-use, expiring link to set a password.
+
+    Only a hash of the token is stored, so a database dump cannot be used to
+    take over an account.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} for user {self.user_id}"
+
+    @classmethod
+    def issue(cls, *, user: User, created_by: User | None) -> tuple[Invitation, str]:
+        """Create an invitation and return it with its clear-text token.
+
+        Earlier unused invitations for the same user stop working.
+        """
+        now = timezone.now()
+        cls.objects.filter(user=user).usable().update(expires_at=now)
+        token = secrets.token_urlsafe(32)
+        invitation = cls.objects.create(
+            user=user,
+            token_hash=_hash_token(token),
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.INVITATION_VALID_HOURS),
+        )
+        return invitation, token
+
+    @classmethod
+    def find_usable(cls, token: str) -> Invitation | None:
+        return cls.objects.usable().select_related("user").filter(token_hash=_hash_token(token)).first()
+
+
+class Heartbeat(models.Model):
+    """Written by a periodic task, so operators can see beat and a worker are alive."""
+
+    name = models.CharField(max_length=64, unique=True)
+    last_beat_at = models.DateTimeField()
+    beats = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_beat_at:%Y-%m-%d %H:%M:%S}"

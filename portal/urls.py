@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from procedures.urls import family_patterns, nurse_patterns
+
+from . import views
+from .forms import LoginForm
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("nurse/", include(nurse_patterns)),
+    path("family/", include(family_patterns)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from .forms import ChoosePasswordForm
+from .models import Invitation
+
+logger = logging.getLogger(__name__)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not user.is_authenticated:
+        return redirect("login")
+    if user.is_care_team:
+        return redirect("nurse:procedure_list")
+    return redirect("family:dashboard")
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability, for load balancers and compose."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        logger.exception("health check failed")
+        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = Invitation.find_usable(token)
+    if invitation is None:
+        return render(request, "registration/invitation_invalid.html", status=410)
+    form = ChoosePasswordForm(invitation.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            # Claim the link first, so two quick clicks cannot both use it.
+            claimed = Invitation.objects.usable().filter(pk=invitation.pk).update(used_at=timezone.now())
+            if claimed != 1:
+                return render(request, "registration/invitation_invalid.html", status=410)
+            user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        logger.info("invitation accepted", extra={"user_id": user.pk, "invitation_id": invitation.pk})
+        messages.success(request, _("Welcome! Your password is saved."))
+        return redirect("home")
+    return render(request, "registration/accept_invitation.html", {"form": form, "invited": invitation.user})

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row, Submit
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Language, User
+
+from .models import Location, Patient, ProcedureKind, Sedation
+from .phones import normalize_mobile
+
+# How early before the start a family may be asked to arrive.
+MAX_ARRIVAL_LEAD = dt.timedelta(hours=6)
+
+
+def _helper(submit_label: str) -> FormHelper:
+    helper = FormHelper()
+    helper.add_input(Submit("submit", submit_label))
+    return helper
+
+
+def combine_local(day: dt.date, clock: dt.time, location: Location) -> dt.datetime:
+    """Turn a wall-clock date and time at a location into an aware datetime.
+
+    Raises ValidationError for a time that does not exist there (the hour
+    skipped when clocks go forward).
+    """
+    local = dt.datetime.combine(day, clock, tzinfo=location.tz)
+    round_trip = local.astimezone(dt.UTC).astimezone(location.tz)
+    if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise forms.ValidationError(
+            _("%(time)s does not exist on that day: the clocks go forward. Choose another time."),
+            code="nonexistent_time",
+            params={"time": clock.strftime("%H:%M")},
+        )
+    return local
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = ["first_name", "last_name", "date_of_birth", "mrn", "feeding", "preferred_language", "location"]
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        locations = Location.objects.visible_to(user)
+        self.fields["location"].queryset = locations
+        if len(locations) == 1:
+            self.fields["location"].initial = locations[0]
+        self.helper = _helper(_("Save child"))
+        self.helper.layout = Layout(
+            Row(Column("first_name"), Column("last_name")),
+            Row(Column("date_of_birth"), Column("mrn")),
+            Row(Column("feeding"), Column("preferred_language")),
+            "location",
+        )
+
+    def clean_date_of_birth(self) -> dt.date:
+        born = self.cleaned_data["date_of_birth"]
+        today = timezone.localdate()
+        if born > today:
+            raise forms.ValidationError(_("The date of birth cannot be in the future."), code="future")
+        if born < today.replace(year=today.year - 30):
+            raise forms.ValidationError(_("Please check the year: this would make the child over 30."), code="too_old")
+        return born
+
+    def clean_mrn(self) -> str:
+        mrn = self.cleaned_data["mrn"].strip().upper()
+        if not mrn.replace("-", "").isalnum() or not mrn.isascii():
+            raise forms.ValidationError(_("Use only letters, numbers and dashes."), code="invalid_mrn")
+        clash = Patient.objects.filter(mrn__iexact=mrn).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError(_("A child with this MRN is already registered."), code="duplicate_mrn")
+        return mrn
+
+
+class GuardianForm(forms.Form):
+    full_name = forms.CharField(label=_("Full name"), max_length=150)
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    mobile_number = forms.CharField(
+        label=_("Mobile number"),
+        max_length=32,
+        required=False,
+        help_text=_("For text reminders. Include the area code."),
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    relationship = forms.CharField(
+        label=_("Relationship to the child"), max_length=40, required=False, help_text=_("For example: mother.")
+    )
+    language = forms.ChoiceField(label=_("Language for messages"), choices=Language.choices)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Add and send invitation"))
+
+    def clean_full_name(self) -> str:
+        name = " ".join(self.cleaned_data["full_name"].split())
+        if not name:
+            raise forms.ValidationError(_("Please enter a name."), code="required")
+        return name
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_mobile_number(self) -> str:
+        value = self.cleaned_data["mobile_number"].strip()
+        return normalize_mobile(value) if value else ""
+
+
+class ProcedureForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Procedure"), choices=ProcedureKind.choices, initial=ProcedureKind.BOTH)
+    location = forms.ModelChoiceField(label=_("Location"), queryset=Location.objects.none())
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(
+        label=_("Start time"), widget=forms.TimeInput(attrs={"type": "time"}), help_text=_("Clinic local time.")
+    )
+    arrival_time = forms.TimeField(
+        label=_("Arrival time"),
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        help_text=_("When the family should arrive, same day."),
+    )
+    sedation = forms.ChoiceField(label=_("Sedation"), choices=Sedation.choices, initial=Sedation.GENERAL)
+
+    def __init__(self, *args: Any, user: User, submit_label: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        locations = Location.objects.visible_to(user)
+        self.fields["location"].queryset = locations
+        self.helper = _helper(submit_label)
+        self.helper.layout = Layout(
+            Row(Column("kind"), Column("sedation")),
+            "location",
+            Row(Column("date"), Column("arrival_time"), Column("start_time")),
+        )
+
+    @classmethod
+    def initial_for(cls, procedure: Any) -> dict[str, Any]:
+        start, arrival = procedure.local_start, procedure.local_arrival
+        return {
+            "kind": procedure.kind,
+            "location": procedure.location,
+            "date": start.date(),
+            "start_time": start.time().replace(tzinfo=None),
+            "arrival_time": arrival.time().replace(tzinfo=None),
+            "sedation": procedure.sedation,
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        location, day = data.get("location"), data.get("date")
+        start_time, arrival_time = data.get("start_time"), data.get("arrival_time")
+        if not (location and day and start_time and arrival_time):
+            return data
+        try:
+            start = combine_local(day, start_time, location)
+        except forms.ValidationError as error:
+            self.add_error("start_time", error)
+            return data
+        try:
+            arrival = combine_local(day, arrival_time, location)
+        except forms.ValidationError as error:
+            self.add_error("arrival_time", error)
+            return data
+        now = timezone.now()
+        if start <= now:
+            self.add_error(
+                "date", forms.ValidationError(_("The start is in the past. Choose a later date or time."), code="past")
+            )
+        elif arrival < now:
+            self.add_error(
+                "arrival_time", forms.ValidationError(_("This arrival time has already passed."), code="past")
+            )
+        if arrival > start:
+            self.add_error(
+                "arrival_time",
+                forms.ValidationError(_("The family must arrive before the procedure starts."), code="after_start"),
+            )
+        elif start - arrival > MAX_ARRIVAL_LEAD:
+            self.add_error(
+                "arrival_time",
+                forms.ValidationError(_("Arrival can be at most 6 hours before the start."), code="too_early"),
+            )
+        data["scheduled_start"], data["arrival_at"] = start, arrival
+        return data
+
+    def procedure_fields(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {key: data[key] for key in ("kind", "location", "scheduled_start", "arrival_at", "sedation")}
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for cancelling"),
+        max_length=200,
+        help_text=_("Shown to staff only. Do not include clinical details."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Cancel procedure"))
+        self.helper.inputs[0].field_classes = "btn btn-danger"
+
+
+class ProcedureFilterForm(forms.Form):
+    day = forms.DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    location = forms.ModelChoiceField(
+        label=_("Location"),
+        queryset=Location.objects.none(),
+        required=False,
+        empty_label=_("All my locations"),
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    q = forms.CharField(label=_("Child name or MRN"), required=False, max_length=100)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = Location.objects.visible_to(user)

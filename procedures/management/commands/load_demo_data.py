@@ -1,0 +1,139 @@
+"""Demo clinic, staff, families and procedures for trying the portal locally."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from portal.models import Role, User
+from procedures.models import Feeding, Guardian, Location, Patient, Procedure, ProcedureKind, Sedation
+
+DEMO_PASSWORD = "marrow-demo-2026"  # noqa: S105 - published demo login, refused outside DEBUG
+
+# (email, full name, role, language, mobile)
+PEOPLE = [
+    ("nurse@example.org", "Nora Quinn", Role.NURSE, "en", ""),
+    ("admin@example.org", "Ada Admin", Role.ADMIN, "en", ""),
+    ("parent@example.org", "Paula Rivera", Role.GUARDIAN, "en", "+13125550142"),
+    ("parent2@example.org", "Pedro Gómez", Role.GUARDIAN, "es", "+17735550123"),
+]
+
+# (mrn, first, last, born, feeding, guardian email, days ahead, start, arrival, kind, sedation)
+CHILDREN = [
+    (
+        "DEMO-1001",
+        "Mia",
+        "Rivera",
+        dt.date(2018, 5, 14),
+        Feeding.REGULAR,
+        "parent@example.org",
+        1,
+        dt.time(8, 30),
+        dt.time(7, 30),
+        ProcedureKind.BOTH,
+        Sedation.GENERAL,
+    ),
+    (
+        "DEMO-1002",
+        "Leo",
+        "Rivera",
+        dt.date(2025, 9, 2),
+        Feeding.FORMULA,
+        "parent@example.org",
+        7,
+        dt.time(10, 0),
+        dt.time(8, 30),
+        ProcedureKind.ASPIRATION,
+        Sedation.SEDATION,
+    ),
+    (
+        "DEMO-1003",
+        "Sofía",
+        "Gómez",
+        dt.date(2012, 1, 30),
+        Feeding.REGULAR,
+        "parent2@example.org",
+        3,
+        dt.time(13, 0),
+        dt.time(12, 30),
+        ProcedureKind.ASPIRATION,
+        Sedation.LOCAL,
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (refuses to run unless DEBUG is on). Safe to run again."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("Demo data is for local use only: it refuses to run when DEBUG is off.")
+        with transaction.atomic():
+            self._load()
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+
+    def _load(self) -> None:
+        location, _ = Location.objects.update_or_create(
+            name="Lakeside Children's Hospital – Day Procedure Unit",
+            defaults={
+                "address": "225 E Lakeside Ave, 3rd floor, Chicago, IL",
+                "phone": "+13125550100",
+                "timezone": "America/Chicago",
+            },
+        )
+        users = {}
+        for email, name, role, language, mobile in PEOPLE:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email=email,
+                    password=DEMO_PASSWORD,
+                    full_name=name,
+                    role=role,
+                    language=language,
+                    is_staff=role == Role.ADMIN,
+                    is_superuser=role == Role.ADMIN,
+                )
+            users[email] = user
+            if role == Role.NURSE:
+                location.nurses.add(user)
+            if role == Role.GUARDIAN:
+                Guardian.objects.get_or_create(user=user, defaults={"mobile_number": mobile, "relationship": "Parent"})
+
+        today = timezone.localdate(timezone=location.tz)
+        for mrn, first, last, born, feeding, guardian_email, days, start, arrival, kind, sedation in CHILDREN:
+            patient, _ = Patient.objects.get_or_create(
+                mrn=mrn,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "date_of_birth": born,
+                    "feeding": feeding,
+                    "preferred_language": users[guardian_email].language,
+                    "location": location,
+                },
+            )
+            patient.guardians.add(users[guardian_email].guardian)
+            day = today + dt.timedelta(days=days)
+            times = {
+                "scheduled_start": dt.datetime.combine(day, start, tzinfo=location.tz),
+                "arrival_at": dt.datetime.combine(day, arrival, tzinfo=location.tz),
+            }
+            procedure = patient.procedures.order_by("-scheduled_start").first()
+            if procedure is None:
+                Procedure.objects.create(
+                    patient=patient,
+                    location=location,
+                    kind=kind,
+                    sedation=sedation,
+                    created_by=users["nurse@example.org"],
+                    **times,
+                )
+            elif procedure.scheduled_start < timezone.now():
+                # Keep the demo fresh: an appointment that has passed moves forward again.
+                Procedure.objects.filter(pk=procedure.pk).update(status="scheduled", **times)

@@ -1,0 +1,113 @@
+"""Shared fixtures: a nurse, a guardian and an unrelated family for every permission test.
+
+Services: under CI=true the suite must run on PostgreSQL and Redis, and a test
+that needs one fails loudly when it is missing instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from portal.models import Role
+
+from .factories import GuardianFactory, LocationFactory, PatientFactory, ProcedureFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def need(reason: str) -> None:
+    """Skip locally, fail in CI: a missing service must never pass silently there."""
+    if IN_CI:
+        pytest.fail(f"CI needs this service: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if IN_CI and django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError("CI must run the suite on PostgreSQL: set DATABASE_URL.")
+    if IN_CI and not django_settings.REDIS_URL:
+        raise pytest.UsageError("CI must run the suite with Redis: set REDIS_URL.")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = django_settings.REDIS_URL
+    if not url:
+        need("REDIS_URL is not set")
+    parsed = urlparse(url)
+    try:
+        socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2).close()
+    except OSError:
+        need(f"Redis is not reachable at {parsed.hostname}:{parsed.port}")
+    return url
+
+
+@pytest.fixture
+def postgres() -> None:
+    if connection.vendor != "postgresql":
+        need("this test needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def location(db):
+    return LocationFactory(name="Lakeside Day Unit")
+
+
+@pytest.fixture
+def nurse(location):
+    user = UserFactory(role=Role.NURSE, email="nurse@example.org", full_name="Nora Nurse")
+    location.nurses.add(user)
+    return user
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(role=Role.ADMIN, is_staff=True, is_superuser=True, email="admin@example.org")
+
+
+@pytest.fixture
+def guardian(db):
+    return GuardianFactory(user__email="alice@example.org", user__full_name="Alice Parent")
+
+
+@pytest.fixture
+def patient(location, guardian):
+    return PatientFactory(first_name="Mia", last_name="Testchild", location=location, guardians=[guardian])
+
+
+@pytest.fixture
+def procedure(patient):
+    return ProcedureFactory(patient=patient)
+
+
+@pytest.fixture
+def other_location(db):
+    return LocationFactory(name="Northside Clinic", timezone="America/New_York")
+
+
+@pytest.fixture
+def other_nurse(other_location):
+    user = UserFactory(role=Role.NURSE, email="other-nurse@example.org")
+    other_location.nurses.add(user)
+    return user
+
+
+@pytest.fixture
+def other_guardian(db):
+    return GuardianFactory(user__email="bob@example.org", user__full_name="Bob Other")
+
+
+@pytest.fixture
+def other_patient(location, other_guardian):
+    return PatientFactory(first_name="Oscar", last_name="Otherchild", location=location, guardians=[other_guardian])
+
+
+@pytest.fixture
+def other_procedure(other_patient):
+    return ProcedureFactory(patient=other_patient)

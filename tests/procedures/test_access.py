@@ -1,0 +1,137 @@
+"""Who may open what. Walks every URL pattern of the project, so a new page is covered."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from procedures.models import Guardian, Patient, Procedure
+
+# Pages anyone may open.
+PUBLIC = {"login", "logout", "accept_invitation", "healthz", "set_language", "home"}
+
+
+def _walk(patterns: list, namespace: str = "") -> list[tuple[str, URLPattern]]:
+    found = []
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            found += _walk(entry.url_patterns, ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            found.append((namespace + entry.name, entry))
+    return found
+
+
+PROJECT_URLS = _walk(get_resolver().url_patterns)
+PATIENT_DATA_URLS = [(name, p) for name, p in PROJECT_URLS if name not in PUBLIC]
+OBJECT_URLS = [(name, p) for name, p in PATIENT_DATA_URLS if "pk" in p.pattern.converters]
+POST_ONLY = {"nurse:guardian_resend_invitation"}
+
+# Which object a URL's pk points at, by the name of the page.
+OBJECT_OF = {
+    "nurse:procedure_detail": Procedure,
+    "nurse:procedure_edit": Procedure,
+    "nurse:procedure_cancel": Procedure,
+    "family:procedure": Procedure,
+    "nurse:patient_detail": Patient,
+    "nurse:patient_edit": Patient,
+    "nurse:guardian_add": Patient,
+    "nurse:procedure_create": Patient,
+    "family:child": Patient,
+    "nurse:guardian_detail": Guardian,
+    "nurse:guardian_resend_invitation": Guardian,
+}
+
+
+def _url(name: str, pattern: URLPattern, objects: dict[type, int]) -> str:
+    if "pk" in pattern.pattern.converters:
+        return reverse(name, kwargs={"pk": objects[OBJECT_OF[name]]})
+    return reverse(name)
+
+
+def test_every_patient_data_url_is_classified():
+    with_pk = {name for name, p in PATIENT_DATA_URLS if "pk" in p.pattern.converters}
+    assert with_pk == set(OBJECT_OF), "add new pages to OBJECT_OF so their access is tested"
+
+
+@pytest.mark.parametrize(("name", "pattern"), PATIENT_DATA_URLS, ids=[n for n, _ in PATIENT_DATA_URLS])
+def test_anonymous_user_is_sent_to_login(client, procedure, name, pattern):
+    objects = {Procedure: procedure.pk, Patient: procedure.patient.pk, Guardian: procedure.patient.guardians.get().pk}
+    url = _url(name, pattern, objects)
+    for method in (client.get, client.post):
+        response = method(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+
+
+@pytest.mark.parametrize(("name", "pattern"), OBJECT_URLS, ids=[n for n, _ in OBJECT_URLS])
+def test_guardian_gets_404_for_another_familys_objects(client, guardian, procedure, other_procedure, name, pattern):
+    other = other_procedure.patient
+    objects = {Procedure: other_procedure.pk, Patient: other.pk, Guardian: other.guardians.get().pk}
+    client.force_login(guardian.user)
+    url = _url(name, pattern, objects)
+    assert client.get(url).status_code == 404, url
+    assert client.post(url).status_code in (404, 405), url
+
+
+@pytest.mark.parametrize(("name", "pattern"), OBJECT_URLS, ids=[n for n, _ in OBJECT_URLS])
+def test_missing_and_not_yours_look_the_same(client, guardian, procedure, name, pattern):
+    client.force_login(guardian.user)
+    url = reverse(name, kwargs={"pk": 999_999})
+    assert client.post(url).status_code == 404
+
+
+@pytest.mark.parametrize(("name", "pattern"), OBJECT_URLS, ids=[n for n, _ in OBJECT_URLS])
+def test_nurse_of_another_location_gets_404(client, other_nurse, procedure, name, pattern):
+    objects = {Procedure: procedure.pk, Patient: procedure.patient.pk, Guardian: procedure.patient.guardians.get().pk}
+    client.force_login(other_nurse)
+    url = _url(name, pattern, objects)
+    assert client.post(url).status_code == 404, url
+    if name not in POST_ONLY:
+        assert client.get(url).status_code == 404, url
+
+
+def test_guardian_opens_own_childs_pages(client, guardian, procedure):
+    client.force_login(guardian.user)
+    assert client.get(reverse("family:procedure", args=[procedure.pk])).status_code == 200
+    assert client.get(reverse("family:child", args=[procedure.patient.pk])).status_code == 200
+    dashboard = client.get(reverse("family:dashboard"))
+    assert procedure.patient.first_name in dashboard.content.decode()
+
+
+def test_guardian_cannot_open_staff_pages_even_for_own_child(client, guardian, procedure):
+    client.force_login(guardian.user)
+    assert client.get(reverse("nurse:procedure_list")).status_code == 404
+    assert client.get(reverse("nurse:procedure_detail", args=[procedure.pk])).status_code == 404
+
+
+def test_dashboard_lists_only_the_guardians_own_children(client, guardian, procedure, other_procedure):
+    client.force_login(guardian.user)
+    page = client.get(reverse("family:dashboard")).content.decode()
+    assert procedure.patient.first_name in page
+    assert other_procedure.patient.first_name not in page
+
+
+def test_nurse_list_shows_only_their_locations(client, nurse, procedure, other_nurse):
+    elsewhere = procedure.__class__.objects.create(
+        patient=procedure.patient,
+        location=other_nurse.locations.get(),
+        scheduled_start=procedure.scheduled_start,
+        arrival_at=procedure.arrival_at,
+    )
+    client.force_login(other_nurse)
+    page = client.get(reverse("nurse:procedure_list"))
+    assert [p.pk for p in page.context["page"]] == [elsewhere.pk]
+
+
+def test_admin_sees_every_location(client, admin_user, procedure, other_procedure):
+    client.force_login(admin_user)
+    page = client.get(reverse("nurse:procedure_list"))
+    assert {p.pk for p in page.context["page"]} == {procedure.pk, other_procedure.pk}
+
+
+def test_inactive_user_sees_nothing(guardian, procedure):
+    guardian.user.is_active = False
+    assert not Procedure.objects.visible_to(guardian.user).exists()

@@ -1,0 +1,56 @@
+"""List pages issue a fixed number of queries, however many procedures exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from ..factories import PatientFactory, ProcedureFactory
+
+
+def _count(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def _add_procedures(n, location, guardian):
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(days=1)
+    for i in range(n):
+        patient = PatientFactory(location=location, guardians=[guardian])
+        ProcedureFactory(patient=patient, scheduled_start=start + dt.timedelta(hours=i))
+
+
+@pytest.mark.parametrize("url_name", ["nurse:procedure_list", "nurse:patient_list"])
+def test_nurse_lists_use_the_same_queries_for_5_and_50_procedures(client, nurse, guardian, location, url_name):
+    client.force_login(nurse)
+    _add_procedures(5, location, guardian)
+    with_5 = _count(client, reverse(url_name))
+    _add_procedures(45, location, guardian)
+    with_50 = _count(client, reverse(url_name))
+    assert with_5 == with_50
+    assert with_50 <= 8
+
+
+def test_parent_dashboard_uses_the_same_queries_for_5_and_50_procedures(client, guardian, location):
+    client.force_login(guardian.user)
+    _add_procedures(5, location, guardian)
+    with_5 = _count(client, reverse("family:dashboard"))
+    _add_procedures(45, location, guardian)
+    with_50 = _count(client, reverse("family:dashboard"))
+    assert with_5 == with_50
+    assert with_50 <= 6
+
+
+def test_filtered_nurse_list_stays_flat(client, nurse, guardian, location):
+    client.force_login(nurse)
+    url = reverse("nurse:procedure_list") + "?q=a&day=2030-01-01&location=" + str(location.pk)
+    _add_procedures(5, location, guardian)
+    with_5 = _count(client, url)
+    _add_procedures(45, location, guardian)
+    assert _count(client, url) == with_5

@@ -1,0 +1,12 @@
+"""Test settings: the production settings with a throwaway secret and plain static storage."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+
+from portal.settings import *  # noqa: F403
+
+# The hashed-manifest storage needs collectstatic; tests render templates without it.
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# Fast hashing keeps factories quick; production keeps Django's default hasher.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
