@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 messages: install
-	$(PY) manage.py compile_translations
+	SECRET_KEY="$${SECRET_KEY:-compile-only}" $(PY) manage.py compile_translations
 
 # Embedded default: SQLite (WAL), a filesystem broker, email printed here.
 run: export DEBUG ?= 1
