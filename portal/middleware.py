@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 logger = logging.getLogger("portal.request")
 
@@ -35,3 +36,21 @@ class RequestLogMiddleware:
             },
         )
         return response
+
+
+class UserLanguageMiddleware:
+    """A logged-in user's saved language wins over the browser's.
+
+    Runs after authentication; the language switch saves the choice on the
+    user (see portal.views.set_language), so the two never disagree.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.language:
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
+        return self.get_response(request)

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from procedures.urls import family_patterns, nurse_patterns
+from procedures.urls import family_patterns, learn_patterns, nurse_patterns
 
 from . import views
 from .forms import LoginForm
@@ -19,8 +19,9 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("nurse/", include(nurse_patterns)),
     path("family/", include(family_patterns)),
+    path("learn/", include(learn_patterns)),
     path("admin/", admin.site.urls),
 ]

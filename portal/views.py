@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.db import connection, transaction
@@ -9,11 +10,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .forms import ChoosePasswordForm
-from .models import Invitation
+from .models import Invitation, User
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +60,13 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
         messages.success(request, _("Welcome! Your password is saved."))
         return redirect("home")
     return render(request, "registration/accept_invitation.html", {"form": form, "invited": invitation.user})
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Switch language; a logged-in user keeps the choice for emails and messages too."""
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        User.objects.filter(pk=request.user.pk).update(language=language)
+        request.user.language = language
+    return i18n_views.set_language(request)

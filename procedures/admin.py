@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import Guardian, Location, Patient, Procedure
+from .models import (
+    EducationPage,
+    EducationStep,
+    FastingPolicy,
+    Guardian,
+    Location,
+    PageView,
+    Patient,
+    PreparedQuestion,
+    Procedure,
+    ProcedureType,
+    Readiness,
+)
 
 
 @admin.register(Location)
@@ -37,3 +49,57 @@ class ProcedureAdmin(admin.ModelAdmin):
     search_fields = ("patient__last_name", "patient__mrn")
     readonly_fields = ("version", "created_by", "created_at", "updated_at")
     raw_id_fields = ("patient",)
+
+
+@admin.register(FastingPolicy)
+class FastingPolicyAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "solids_hours",
+        "fatty_food_hours",
+        "formula_hours",
+        "breast_milk_hours",
+        "clear_fluids_hours",
+        "anchor",
+        "is_active",
+    )
+
+
+@admin.register(ProcedureType)
+class ProcedureTypeAdmin(admin.ModelAdmin):
+    list_display = ("name_en", "slug")
+    prepopulated_fields = {"slug": ("name_en",)}
+
+
+class EducationStepInline(admin.StackedInline):
+    model = EducationStep
+    extra = 0
+
+
+@admin.register(EducationPage)
+class EducationPageAdmin(admin.ModelAdmin):
+    list_display = ("order", "title_en", "procedure_type", "reviewed_on")
+    list_display_links = ("title_en",)
+    list_filter = ("procedure_type",)
+    inlines = [EducationStepInline]
+
+
+@admin.register(Readiness)
+class ReadinessAdmin(admin.ModelAdmin):
+    list_display = ("procedure", "user", "fasting_ack_version", "fasting_ack_at", "contact_confirmed_at")
+    list_select_related = ("procedure", "user")
+    raw_id_fields = ("procedure", "user")
+
+
+@admin.register(PreparedQuestion)
+class PreparedQuestionAdmin(admin.ModelAdmin):
+    list_display = ("procedure", "user", "standard_key", "created_at")
+    list_select_related = ("procedure", "user")
+    raw_id_fields = ("procedure", "user")
+
+
+@admin.register(PageView)
+class PageViewAdmin(admin.ModelAdmin):
+    list_display = ("user", "page", "first_viewed_at", "last_viewed_at")
+    list_select_related = ("user", "page")
+    raw_id_fields = ("user",)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -13,6 +14,7 @@ from portal.models import Language, User
 
 from .models import Location, Patient, ProcedureKind, Sedation
 from .phones import normalize_mobile
+from .readiness import STANDARD_QUESTIONS
 
 # How early before the start a family may be asked to arrive.
 MAX_ARRIVAL_LEAD = dt.timedelta(hours=6)
@@ -126,6 +128,15 @@ class ProcedureForm(forms.Form):
         help_text=_("When the family should arrive, same day."),
     )
     sedation = forms.ChoiceField(label=_("Sedation"), choices=Sedation.choices, initial=Sedation.GENERAL)
+    fasting_minimum_hours = forms.DecimalField(
+        label=_("Longer fast (hours)"),
+        required=False,
+        min_value=Decimal("0.25"),
+        max_value=Decimal("24"),
+        max_digits=4,
+        decimal_places=2,
+        help_text=_("Only if the anaesthetist asks for a longer fast than usual. Clear fluids are not affected."),
+    )
 
     def __init__(self, *args: Any, user: User, submit_label: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -136,6 +147,7 @@ class ProcedureForm(forms.Form):
             Row(Column("kind"), Column("sedation")),
             "location",
             Row(Column("date"), Column("arrival_time"), Column("start_time")),
+            "fasting_minimum_hours",
         )
 
     @classmethod
@@ -148,6 +160,7 @@ class ProcedureForm(forms.Form):
             "start_time": start.time().replace(tzinfo=None),
             "arrival_time": arrival.time().replace(tzinfo=None),
             "sedation": procedure.sedation,
+            "fasting_minimum_hours": procedure.fasting_minimum_hours,
         }
 
     def clean(self) -> dict[str, Any]:
@@ -190,7 +203,10 @@ class ProcedureForm(forms.Form):
 
     def procedure_fields(self) -> dict[str, Any]:
         data = self.cleaned_data
-        return {key: data[key] for key in ("kind", "location", "scheduled_start", "arrival_at", "sedation")}
+        return {
+            key: data[key]
+            for key in ("kind", "location", "scheduled_start", "arrival_at", "sedation", "fasting_minimum_hours")
+        }
 
 
 class CancelForm(forms.Form):
@@ -220,3 +236,23 @@ class ProcedureFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["location"].queryset = Location.objects.visible_to(user)
+
+
+class QuestionsForm(forms.Form):
+    standard = forms.MultipleChoiceField(
+        label=_("Questions many families ask"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[],
+    )
+    own = forms.CharField(
+        label=_("Add your own question"),
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["standard"].choices = list(STANDARD_QUESTIONS.items())
+        self.helper = _helper(_("Save my questions"))

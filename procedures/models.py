@@ -2,18 +2,22 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.templatetags.tz import do_timezone
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, Role
 
+from . import fasting
 from .phones import validate_phone
 
 if TYPE_CHECKING:
@@ -228,6 +232,16 @@ class Procedure(models.Model):
     # family's acknowledgement of the fasting plan are tied to one version.
     version = models.PositiveIntegerField(_("version"), default=1)
     cancel_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
+    # The anaesthetist's exception: a longer fast than the policy for this one child.
+    fasting_minimum_hours = models.DecimalField(
+        _("longer fast (hours)"),
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.25")), MaxValueValidator(Decimal("24"))],
+        help_text=_("Only if the anaesthetist asks for a longer fast than usual. Clear fluids are not affected."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -265,3 +279,229 @@ class Procedure(models.Model):
     @property
     def local_arrival(self) -> datetime:
         return self.location.localize(self.arrival_at)
+
+    def fasting_plan(self, policy: FastingPolicy | None = None) -> fasting.FastingPlan:
+        return fasting.compute_fasting_plan(
+            start=self.scheduled_start,
+            arrival=self.arrival_at,
+            time_zone=self.location.timezone,
+            feeding=self.patient.feeding,
+            sedation=self.sedation,
+            rules=(policy or FastingPolicy.current()).rules(),
+            minimum_hours=self.fasting_minimum_hours,
+        )
+
+
+# --- Fasting policy ---------------------------------------------------------------
+
+_HOURS = {
+    "max_digits": 4,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal("0.25")), MaxValueValidator(Decimal("24"))],
+}
+
+
+class FastingAnchor(models.TextChoices):
+    ARRIVAL = "arrival", _("Arrival time")
+    START = "start", _("Procedure start")
+
+
+class FastingPolicy(models.Model):
+    """How long before the anchor time each kind of food and drink must stop.
+
+    One row per institution; the newest active row is the one in force.
+    Defaults follow current paediatric anaesthesia guidance.
+    """
+
+    name = models.CharField(_("name"), max_length=120, default="Standard paediatric fasting")
+    solids_hours = models.DecimalField(_("solid food (hours)"), default=Decimal("6"), **_HOURS)
+    fatty_food_hours = models.DecimalField(_("fatty or fried food (hours)"), default=Decimal("8"), **_HOURS)
+    formula_hours = models.DecimalField(_("formula and non-human milk (hours)"), default=Decimal("6"), **_HOURS)
+    breast_milk_hours = models.DecimalField(_("breast milk (hours)"), default=Decimal("4"), **_HOURS)
+    clear_fluids_hours = models.DecimalField(_("clear fluids (hours)"), default=Decimal("1"), **_HOURS)
+    anchor = models.CharField(
+        _("count back from"), max_length=16, choices=FastingAnchor.choices, default=FastingAnchor.ARRIVAL
+    )
+    is_active = models.BooleanField(_("in force"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("fasting policy")
+        verbose_name_plural = _("fasting policies")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def current(cls) -> FastingPolicy:
+        """The policy in force, or the defaults if an admin has not saved one."""
+        return cls.objects.filter(is_active=True).order_by("-updated_at").first() or cls()
+
+    def rules(self) -> fasting.FastingRules:
+        return fasting.FastingRules(
+            solids_hours=self.solids_hours,
+            fatty_food_hours=self.fatty_food_hours,
+            formula_hours=self.formula_hours,
+            breast_milk_hours=self.breast_milk_hours,
+            clear_fluids_hours=self.clear_fluids_hours,
+            anchor=fasting.Anchor(self.anchor),
+        )
+
+
+# --- Education ----------------------------------------------------------------------
+
+
+class ProcedureType(models.Model):
+    """What the education pages are about. Bone marrow ships; others can be added."""
+
+    slug = models.SlugField(unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=120)
+    name_es = models.CharField(_("name (Spanish)"), max_length=120)
+
+    class Meta:
+        verbose_name = _("procedure type")
+        verbose_name_plural = _("procedure types")
+
+    def __str__(self) -> str:
+        return self.name_en
+
+
+class Bilingual:
+    """Pick the English or Spanish version of a field for the active language."""
+
+    def in_language(self, field: str) -> str:
+        language = (get_language() or "en")[:2]
+        value = getattr(self, f"{field}_{language}", "") if language in ("en", "es") else ""
+        return value or getattr(self, f"{field}_en")
+
+
+class EducationPage(Bilingual, models.Model):
+    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.CASCADE, related_name="pages")
+    slug = models.SlugField()
+    order = models.PositiveSmallIntegerField(_("order"))
+    title_en = models.CharField(_("title (English)"), max_length=120)
+    title_es = models.CharField(_("title (Spanish)"), max_length=120)
+    body_en = models.TextField(
+        _("text (English)"),
+        help_text=_('Blank line between paragraphs; "- " starts a bullet; "## " starts a heading. No HTML.'),
+    )
+    body_es = models.TextField(_("text (Spanish)"))
+    reviewed_on = models.DateField(_("reviewed on"))
+
+    class Meta:
+        ordering = ["procedure_type", "order"]
+        verbose_name = _("education page")
+        verbose_name_plural = _("education pages")
+        constraints = [
+            models.UniqueConstraint(fields=["procedure_type", "slug"], name="education_page_slug_unique"),
+            models.UniqueConstraint(fields=["procedure_type", "order"], name="education_page_order_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title_en
+
+    @property
+    def title(self) -> str:
+        return self.in_language("title")
+
+    @property
+    def body(self) -> str:
+        return self.in_language("body")
+
+
+class EducationStep(Bilingual, models.Model):
+    """One screen of a step-by-step walk-through page."""
+
+    page = models.ForeignKey(EducationPage, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveSmallIntegerField(_("order"))
+    title_en = models.CharField(_("title (English)"), max_length=120)
+    title_es = models.CharField(_("title (Spanish)"), max_length=120)
+    text_en = models.TextField(_("text (English)"))
+    text_es = models.TextField(_("text (Spanish)"))
+    image = models.CharField(_("illustration"), max_length=200, help_text=_("Path under static/, e.g. img/steps/x.svg"))
+    alt_en = models.CharField(_("image description (English)"), max_length=200)
+    alt_es = models.CharField(_("image description (Spanish)"), max_length=200)
+
+    class Meta:
+        ordering = ["page", "order"]
+        verbose_name = _("walk-through step")
+        verbose_name_plural = _("walk-through steps")
+        constraints = [models.UniqueConstraint(fields=["page", "order"], name="education_step_order_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.page.slug} {self.order}: {self.title_en}"
+
+    @property
+    def title(self) -> str:
+        return self.in_language("title")
+
+    @property
+    def text(self) -> str:
+        return self.in_language("text")
+
+    @property
+    def alt(self) -> str:
+        return self.in_language("alt")
+
+
+class PageView(models.Model):
+    """A guardian has opened an education page (first and latest time)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="page_views")
+    page = models.ForeignKey(EducationPage, on_delete=models.CASCADE, related_name="views")
+    first_viewed_at = models.DateTimeField(default=timezone.now)
+    last_viewed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "page"], name="page_view_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"User {self.user_id} read page {self.page_id}"
+
+
+# --- Readiness ----------------------------------------------------------------------
+
+
+class Readiness(models.Model):
+    """One guardian's checklist for one procedure: who did what, when."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="readiness")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="readiness")
+    fasting_ack_version = models.PositiveIntegerField(null=True, blank=True)
+    fasting_ack_at = models.DateTimeField(null=True, blank=True)
+    contact_confirmed_at = models.DateTimeField(null=True, blank=True)
+    contact_confirmed_number = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("readiness checklist")
+        verbose_name_plural = _("readiness checklists")
+        constraints = [models.UniqueConstraint(fields=["procedure", "user"], name="readiness_once_per_guardian")]
+
+    def __str__(self) -> str:
+        return f"Readiness of user {self.user_id} for procedure {self.procedure_id}"
+
+    def fasting_acknowledged_for(self, procedure: Procedure) -> bool:
+        return self.fasting_ack_version == procedure.version
+
+
+class PreparedQuestion(models.Model):
+    """A question a guardian wants to ask the care team, from the list or their own."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="questions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="questions")
+    standard_key = models.CharField(max_length=32, blank=True)
+    text = models.CharField(_("question"), max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["procedure", "user", "standard_key"],
+                condition=~Q(standard_key=""),
+                name="prepared_question_standard_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Question {self.pk}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -101,6 +102,7 @@ def schedule_procedure(
     arrival_at: datetime,
     sedation: Sedation | str,
     scheduled_by: User,
+    fasting_minimum_hours: Decimal | None = None,
 ) -> Procedure:
     procedure = Procedure.objects.create(
         patient=patient,
@@ -109,14 +111,15 @@ def schedule_procedure(
         scheduled_start=scheduled_start,
         arrival_at=arrival_at,
         sedation=sedation,
+        fasting_minimum_hours=fasting_minimum_hours,
         created_by=scheduled_by,
     )
     logger.info("procedure scheduled", extra={"procedure_id": procedure.pk, "by": scheduled_by.pk})
     return procedure
 
 
-# A change of any of these makes earlier reminders and acknowledgements stale.
-_VERSIONED_FIELDS = ("scheduled_start", "arrival_at", "sedation", "location_id")
+# A change of any of these makes earlier reminders and fasting acknowledgements stale.
+_VERSIONED_FIELDS = ("scheduled_start", "arrival_at", "sedation", "location_id", "fasting_minimum_hours")
 
 
 @transaction.atomic

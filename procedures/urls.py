@@ -27,6 +27,26 @@ family_patterns = (
         path("", views.family_dashboard, name="dashboard"),
         path("procedures/<int:pk>/", views.family_procedure, name="procedure"),
         path("children/<int:pk>/", views.family_child, name="child"),
+        path("procedures/<int:pk>/fasting-card/", views.family_fasting_card, name="fasting_card"),
+        path("procedures/<int:pk>/fasting/acknowledge/", views.family_acknowledge_fasting, name="acknowledge_fasting"),
+        path("procedures/<int:pk>/contact/confirm/", views.family_confirm_contact, name="confirm_contact"),
+        path("procedures/<int:pk>/questions/", views.family_questions, name="questions"),
+        path(
+            "procedures/<int:pk>/questions/<int:question_pk>/delete/",
+            views.family_question_delete,
+            name="question_delete",
+        ),
+        path("procedures/<int:pk>/questions/print/", views.family_questions_print, name="questions_print"),
+        path("procedures/<int:pk>/appointment.ics", views.family_calendar, name="calendar"),
     ],
     "family",
+)
+
+learn_patterns = (
+    [
+        path("", views.learn_index, name="index"),
+        path("<slug:slug>/", views.learn_page, name="page"),
+        path("<slug:slug>/step/<int:number>/", views.learn_step, name="step"),
+    ],
+    "learn",
 )

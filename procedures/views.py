@@ -12,13 +12,14 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import services
-from .forms import CancelForm, GuardianForm, PatientForm, ProcedureFilterForm, ProcedureForm
-from .models import Guardian, Location, Patient, Procedure
+from . import calendar, fasting_display, readiness, services
+from .forms import CancelForm, GuardianForm, PatientForm, ProcedureFilterForm, ProcedureForm, QuestionsForm
+from .models import EducationPage, FastingPolicy, Guardian, Location, PageView, Patient, PreparedQuestion, Procedure
 
 PAGE_SIZE = 25
 
@@ -59,7 +60,7 @@ def _procedures_for(user: Any) -> Any:
 @care_team_required
 def procedure_list(request: HttpRequest) -> HttpResponse:
     form = ProcedureFilterForm(request.GET or None, user=request.user)
-    procedures = _procedures_for(request.user).upcoming()
+    procedures = readiness.with_readiness(_procedures_for(request.user).upcoming())
     if form.is_valid():
         data = form.cleaned_data
         if data["location"]:
@@ -219,8 +220,14 @@ def _nurse_procedure(request: HttpRequest, pk: int) -> Procedure:
 @care_team_required
 def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
     procedure = _nurse_procedure(request, pk)
-    guardians = Guardian.objects.filter(patients=procedure.patient).select_related("user")
-    return render(request, "procedures/nurse/procedure_detail.html", {"procedure": procedure, "guardians": guardians})
+    guardians = list(Guardian.objects.filter(patients=procedure.patient).select_related("user"))
+    for guardian in guardians:
+        guardian.checklist = readiness.checklist(procedure=procedure, user=guardian.user)
+    return render(
+        request,
+        "procedures/nurse/procedure_detail.html",
+        {"procedure": procedure, "guardians": guardians, **_fasting_context(procedure)},
+    )
 
 
 @care_team_required
@@ -275,15 +282,41 @@ def procedure_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @guardian_required
 def family_dashboard(request: HttpRequest) -> HttpResponse:
-    procedures = _procedures_for(request.user).upcoming().order_by("scheduled_start")
+    procedures = list(
+        readiness.with_user_readiness(
+            _procedures_for(request.user).upcoming().order_by("scheduled_start"), request.user
+        )
+    )
+    policy = FastingPolicy.current()
+    for procedure in procedures:
+        procedure.plan = procedure.fasting_plan(policy)
+        procedure.cutoff_lines = [fasting_display.describe(cutoff) for cutoff in procedure.plan.cutoffs]
+    pages = readiness.education_pages()
     children = Patient.objects.visible_to(request.user).order_by("first_name")
-    return render(request, "procedures/family/dashboard.html", {"procedures": procedures, "children": children})
+    return render(
+        request,
+        "procedures/family/dashboard.html",
+        {
+            "procedures": procedures,
+            "children": children,
+            "pages_total": pages.count(),
+            "pages_read": PageView.objects.filter(user=request.user, page__in=pages).count(),
+        },
+    )
 
 
 @guardian_required
 def family_procedure(request: HttpRequest, pk: int) -> HttpResponse:
     procedure = get_object_or_404(_procedures_for(request.user), pk=pk)
-    return render(request, "procedures/family/procedure_detail.html", {"procedure": procedure})
+    return render(
+        request,
+        "procedures/family/procedure_detail.html",
+        {
+            "procedure": procedure,
+            "checklist": readiness.checklist(procedure=procedure, user=request.user),
+            **_fasting_context(procedure),
+        },
+    )
 
 
 @guardian_required
@@ -291,3 +324,167 @@ def family_child(request: HttpRequest, pk: int) -> HttpResponse:
     child = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
     procedures = child.procedures.select_related("location").order_by("-scheduled_start")
     return render(request, "procedures/family/child.html", {"child": child, "procedures": procedures})
+
+
+# --- Family: the appointment, fasting plan and checklist ----------------------------
+
+
+def _family_procedure(request: HttpRequest, pk: int) -> Procedure:
+    return get_object_or_404(_procedures_for(request.user), pk=pk)
+
+
+def _fasting_context(procedure: Procedure) -> dict[str, Any]:
+    plan = procedure.fasting_plan()
+    return {
+        "plan": plan,
+        "cutoffs": [fasting_display.describe(cutoff) for cutoff in plan.cutoffs],
+        "next_cutoff": plan.next_cutoff(timezone.now()),
+    }
+
+
+@guardian_required
+def family_fasting_card(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _family_procedure(request, pk)
+    return render(
+        request,
+        "procedures/family/fasting_card.html",
+        {"procedure": procedure, **_fasting_context(procedure)},
+    )
+
+
+@guardian_required
+@require_POST
+def family_acknowledge_fasting(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _family_procedure(request, pk)
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        version = -1
+    if readiness.acknowledge_fasting(procedure=procedure, user=request.user, version=version):
+        messages.success(request, _("Thank you. You have confirmed the times to stop eating and drinking."))
+    else:
+        messages.warning(request, _("The times have changed since you opened this page. Please read the new times."))
+    return redirect(reverse("family:procedure", args=[procedure.pk]) + "#fasting")
+
+
+@guardian_required
+@require_POST
+def family_confirm_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _family_procedure(request, pk)
+    number = request.user.guardian.mobile_number
+    if not number:
+        messages.error(request, _("We do not have a mobile number for you yet. Please call your care team."))
+    else:
+        readiness.confirm_contact(procedure=procedure, user=request.user, number=number)
+        messages.success(request, _("Thank you. Your phone number is confirmed."))
+    return redirect(reverse("family:procedure", args=[procedure.pk]) + "#checklist")
+
+
+@guardian_required
+@require_http_methods(["GET", "POST"])
+def family_questions(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _family_procedure(request, pk)
+    saved = PreparedQuestion.objects.filter(procedure=procedure, user=request.user)
+    form = QuestionsForm(request.POST or None, initial={"standard": [q.standard_key for q in saved if q.standard_key]})
+    if request.method == "POST" and form.is_valid():
+        readiness.save_questions(
+            procedure=procedure,
+            user=request.user,
+            standard=form.cleaned_data["standard"],
+            own=form.cleaned_data["own"],
+        )
+        messages.success(request, _("Your questions are saved."))
+        return redirect("family:questions", pk=procedure.pk)
+    return render(
+        request,
+        "procedures/family/questions.html",
+        {"procedure": procedure, "form": form, "questions": readiness.question_texts(saved)},
+    )
+
+
+@guardian_required
+@require_POST
+def family_question_delete(request: HttpRequest, pk: int, question_pk: int) -> HttpResponse:
+    procedure = _family_procedure(request, pk)
+    question = get_object_or_404(PreparedQuestion, pk=question_pk, procedure=procedure, user=request.user)
+    question.delete()
+    messages.success(request, _("Question removed."))
+    return redirect("family:questions", pk=procedure.pk)
+
+
+@guardian_required
+def family_questions_print(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _family_procedure(request, pk)
+    saved = PreparedQuestion.objects.filter(procedure=procedure, user=request.user)
+    return render(
+        request,
+        "procedures/family/questions_print.html",
+        {"procedure": procedure, "questions": readiness.question_texts(saved)},
+    )
+
+
+@guardian_required
+def family_calendar(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _family_procedure(request, pk)
+    body = calendar.appointment_ics(procedure, request.build_absolute_uri(reverse("family:procedure", args=[pk])))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="appointment-{procedure.pk}.ics"'
+    return response
+
+
+# --- Education ----------------------------------------------------------------------
+
+
+@login_required
+def learn_index(request: HttpRequest) -> HttpResponse:
+    pages = list(readiness.education_pages())
+    read = set(PageView.objects.filter(user=request.user, page__in=pages).values_list("page_id", flat=True))
+    return render(request, "procedures/learn/index.html", {"pages": pages, "read": read})
+
+
+def _page_and_neighbours(slug: str) -> tuple[EducationPage, EducationPage | None, EducationPage | None]:
+    pages = list(readiness.education_pages().prefetch_related("steps"))
+    for index, page in enumerate(pages):
+        if page.slug == slug:
+            previous = pages[index - 1] if index > 0 else None
+            following = pages[index + 1] if index + 1 < len(pages) else None
+            return page, previous, following
+    raise Http404
+
+
+@login_required
+def learn_page(request: HttpRequest, slug: str) -> HttpResponse:
+    page, previous, following = _page_and_neighbours(slug)
+    steps = list(page.steps.all())
+    if steps:
+        return redirect("learn:step", slug=slug, number=1)
+    readiness.record_page_view(user=request.user, page=page)
+    return render(
+        request,
+        "procedures/learn/page.html",
+        {"page": page, "previous": previous, "next": following},
+    )
+
+
+@login_required
+def learn_step(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    page, previous, following = _page_and_neighbours(slug)
+    steps = list(page.steps.all())
+    if not 1 <= number <= len(steps):
+        raise Http404
+    if number == len(steps):
+        # Reaching the last step counts as reading the walk-through.
+        readiness.record_page_view(user=request.user, page=page)
+    return render(
+        request,
+        "procedures/learn/step.html",
+        {
+            "page": page,
+            "step": steps[number - 1],
+            "number": number,
+            "total": len(steps),
+            "percent": round(number * 100 / len(steps)),
+            "previous_page": previous,
+            "next_page": following,
+        },
+    )

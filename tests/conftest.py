@@ -36,6 +36,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture
+def education_content(transactional_db: None) -> None:
+    """Transactional tests flush the database, and with it the pages the migrations ship."""
+    from procedures import content_loader, models
+
+    content_loader.load_content(content_loader.BONE_MARROW_FILE, models=models)
+
+
+@pytest.fixture
 def redis_url() -> str:
     url = django_settings.REDIS_URL
     if not url:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.safestring import SafeString
 
-from procedures import phones
+from procedures import markup, phones
 
 register = template.Library()
 
@@ -11,3 +12,9 @@ register = template.Library()
 def phone(value: str) -> str:
     """Show a stored E.164 number the way people write it."""
     return phones.display(value)
+
+
+@register.filter
+def family_markup(value: str) -> SafeString:
+    """Education text: paragraphs, bullets and headings; everything escaped."""
+    return markup.render(value or "")

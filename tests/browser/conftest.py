@@ -38,6 +38,11 @@ def chromium_path_session() -> str:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _content(education_content: None) -> None:
+    pass
+
+
 @pytest.fixture
 def new_page(browser):
     contexts = []

@@ -70,6 +70,6 @@ def test_nurse_schedules_and_invites_then_guardian_sees_the_appointment(live_ser
     assert parent.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(parent, "journey-parent-dashboard-phone")
 
-    parent.get_by_role("link", name="See details").click()
+    parent.get_by_role("link", name="Details and checklist").click()
     parent.get_by_role("heading", name="Lucia's appointment").wait_for()
     assert "8:45 AM" in parent.inner_text("main")

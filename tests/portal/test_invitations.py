@@ -94,13 +94,6 @@ def test_only_a_hash_of_the_token_is_stored(client, django_capture_on_commit_cal
     assert Invitation.find_usable(token) is not None
 
 
-def test_spanish_speaking_guardian_gets_the_invitation_in_spanish(
-    client, django_capture_on_commit_callbacks, nurse, patient
-):
-    _invite(client, django_capture_on_commit_callbacks, nurse, patient, language="es")
-    assert User.objects.get(email="gina@example.org").language == "es"
-
-
 def test_garbage_tokens_get_the_expired_page(client, db):
     for token in ["x", "a" * 500, "%00", "<script>"]:
         assert client.get(f"/invite/{token}/").status_code in (404, 410)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from procedures.models import Guardian, Patient, Procedure
+from procedures.models import Guardian, Patient, PreparedQuestion, Procedure
 
 # Pages anyone may open.
 PUBLIC = {"login", "logout", "accept_invitation", "healthz", "set_language", "home"}
@@ -27,7 +27,12 @@ def _walk(patterns: list, namespace: str = "") -> list[tuple[str, URLPattern]]:
 PROJECT_URLS = _walk(get_resolver().url_patterns)
 PATIENT_DATA_URLS = [(name, p) for name, p in PROJECT_URLS if name not in PUBLIC]
 OBJECT_URLS = [(name, p) for name, p in PATIENT_DATA_URLS if "pk" in p.pattern.converters]
-POST_ONLY = {"nurse:guardian_resend_invitation"}
+POST_ONLY = {
+    "nurse:guardian_resend_invitation",
+    "family:acknowledge_fasting",
+    "family:confirm_contact",
+    "family:question_delete",
+}
 
 # Which object a URL's pk points at, by the name of the page.
 OBJECT_OF = {
@@ -42,24 +47,47 @@ OBJECT_OF = {
     "family:child": Patient,
     "nurse:guardian_detail": Guardian,
     "nurse:guardian_resend_invitation": Guardian,
+    "family:fasting_card": Procedure,
+    "family:acknowledge_fasting": Procedure,
+    "family:confirm_contact": Procedure,
+    "family:questions": Procedure,
+    "family:question_delete": Procedure,
+    "family:questions_print": Procedure,
+    "family:calendar": Procedure,
 }
 
 
-def _url(name: str, pattern: URLPattern, objects: dict[type, int]) -> str:
-    if "pk" in pattern.pattern.converters:
-        return reverse(name, kwargs={"pk": objects[OBJECT_OF[name]]})
-    return reverse(name)
+def _url(name: str, pattern: URLPattern, objects: dict) -> str:
+    kwargs: dict[str, object] = {}
+    for key in pattern.pattern.converters:
+        if key == "pk":
+            kwargs[key] = objects[OBJECT_OF[name]]
+        elif key == "question_pk":
+            kwargs[key] = objects[PreparedQuestion]
+        elif key == "slug":
+            kwargs[key] = "what-is-bone-marrow"
+        elif key == "number":
+            kwargs[key] = 1
+    return reverse(name, kwargs=kwargs)
+
+
+def _objects(procedure: Procedure) -> dict:
+    guardian = procedure.patient.guardians.get()
+    question = PreparedQuestion.objects.create(procedure=procedure, user=guardian.user, text="Why?")
+    return {Procedure: procedure.pk, Patient: procedure.patient.pk, Guardian: guardian.pk, PreparedQuestion: question.pk}
 
 
 def test_every_patient_data_url_is_classified():
     with_pk = {name for name, p in PATIENT_DATA_URLS if "pk" in p.pattern.converters}
     assert with_pk == set(OBJECT_OF), "add new pages to OBJECT_OF so their access is tested"
+    known = {"pk", "question_pk", "slug", "number"}
+    for name, pattern in PATIENT_DATA_URLS:
+        assert set(pattern.pattern.converters) <= known, f"{name}: teach _url() its new URL argument"
 
 
 @pytest.mark.parametrize(("name", "pattern"), PATIENT_DATA_URLS, ids=[n for n, _ in PATIENT_DATA_URLS])
 def test_anonymous_user_is_sent_to_login(client, procedure, name, pattern):
-    objects = {Procedure: procedure.pk, Patient: procedure.patient.pk, Guardian: procedure.patient.guardians.get().pk}
-    url = _url(name, pattern, objects)
+    url = _url(name, pattern, _objects(procedure))
     for method in (client.get, client.post):
         response = method(url)
         assert response.status_code == 302, url
@@ -68,26 +96,24 @@ def test_anonymous_user_is_sent_to_login(client, procedure, name, pattern):
 
 @pytest.mark.parametrize(("name", "pattern"), OBJECT_URLS, ids=[n for n, _ in OBJECT_URLS])
 def test_guardian_gets_404_for_another_familys_objects(client, guardian, procedure, other_procedure, name, pattern):
-    other = other_procedure.patient
-    objects = {Procedure: other_procedure.pk, Patient: other.pk, Guardian: other.guardians.get().pk}
     client.force_login(guardian.user)
-    url = _url(name, pattern, objects)
-    assert client.get(url).status_code == 404, url
-    assert client.post(url).status_code in (404, 405), url
+    url = _url(name, pattern, _objects(other_procedure))
+    assert client.post(url).status_code == 404, url
+    if name not in POST_ONLY:
+        assert client.get(url).status_code == 404, url
 
 
 @pytest.mark.parametrize(("name", "pattern"), OBJECT_URLS, ids=[n for n, _ in OBJECT_URLS])
 def test_missing_and_not_yours_look_the_same(client, guardian, procedure, name, pattern):
     client.force_login(guardian.user)
-    url = reverse(name, kwargs={"pk": 999_999})
-    assert client.post(url).status_code == 404
+    kwargs = {key: 999_999 for key in pattern.pattern.converters}
+    assert client.post(reverse(name, kwargs=kwargs)).status_code == 404
 
 
 @pytest.mark.parametrize(("name", "pattern"), OBJECT_URLS, ids=[n for n, _ in OBJECT_URLS])
 def test_nurse_of_another_location_gets_404(client, other_nurse, procedure, name, pattern):
-    objects = {Procedure: procedure.pk, Patient: procedure.patient.pk, Guardian: procedure.patient.guardians.get().pk}
     client.force_login(other_nurse)
-    url = _url(name, pattern, objects)
+    url = _url(name, pattern, _objects(procedure))
     assert client.post(url).status_code == 404, url
     if name not in POST_ONLY:
         assert client.get(url).status_code == 404, url

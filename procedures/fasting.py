@@ -1,0 +1,158 @@
+"""A child's fasting (NPO) plan: pure functions, no database.
+
+Cut-offs are counted back in real elapsed time (in UTC) and only then shown
+on the clinic's wall clock, so they stay right across midnight and on the
+days the clocks change.
+"""
+
+from __future__ import annotations
+
+import enum
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+
+
+class Item(enum.StrEnum):
+    """What must stop; the order breaks ties between equal cut-off times."""
+
+    FATTY_FOOD = "fatty_food"
+    SOLIDS = "solids"
+    FORMULA = "formula"  # formula and non-human (cow's, goat's...) milk
+    BREAST_MILK = "breast_milk"
+    CLEAR_FLUIDS = "clear_fluids"
+
+
+class Anchor(enum.StrEnum):
+    ARRIVAL = "arrival"
+    START = "start"
+
+
+ITEM_LABELS: dict[Item, str] = {
+    Item.FATTY_FOOD: _("Fatty or fried food"),
+    Item.SOLIDS: _("Solid food"),
+    Item.FORMULA: _("Formula and milk (not breast milk)"),
+    Item.BREAST_MILK: _("Breast milk"),
+    Item.CLEAR_FLUIDS: _("Clear fluids (water, clear apple juice, Pedialyte)"),
+}
+
+_ITEM_ORDER = {item: index for index, item in enumerate(Item)}
+
+# A breast-fed baby may be topped up with formula but eats no solids; a baby on
+# formula may also have baby food; everyone else has a regular diet, where
+# "formula" stands for milk other than breast milk.
+_ITEMS_BY_FEEDING: dict[str, tuple[Item, ...]] = {
+    "breast_milk": (Item.FORMULA, Item.BREAST_MILK, Item.CLEAR_FLUIDS),
+    "formula": (Item.SOLIDS, Item.FORMULA, Item.CLEAR_FLUIDS),
+    "regular": (Item.FATTY_FOOD, Item.SOLIDS, Item.FORMULA, Item.CLEAR_FLUIDS),
+}
+
+NO_FASTING_SEDATION = "local"
+
+
+@dataclass(frozen=True)
+class FastingRules:
+    solids_hours: Decimal = Decimal("6")
+    fatty_food_hours: Decimal = Decimal("8")
+    formula_hours: Decimal = Decimal("6")
+    breast_milk_hours: Decimal = Decimal("4")
+    clear_fluids_hours: Decimal = Decimal("1")
+    anchor: Anchor = Anchor.ARRIVAL
+
+    def __post_init__(self) -> None:
+        # Accept ints and floats from callers, keep exact decimals inside.
+        for name in ("solids_hours", "fatty_food_hours", "formula_hours", "breast_milk_hours", "clear_fluids_hours"):
+            value = Decimal(str(getattr(self, name)))
+            if value <= 0:
+                raise ValueError(f"{name} must be positive")
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "anchor", Anchor(self.anchor))
+
+    def hours_for(self, item: Item) -> Decimal:
+        return {
+            Item.FATTY_FOOD: self.fatty_food_hours,
+            Item.SOLIDS: self.solids_hours,
+            Item.FORMULA: self.formula_hours,
+            Item.BREAST_MILK: self.breast_milk_hours,
+            Item.CLEAR_FLUIDS: self.clear_fluids_hours,
+        }[item]
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    item: Item
+    at: datetime  # aware, in the clinic's time zone
+    hours: Decimal  # hours before the anchor actually applied
+
+    @property
+    def label(self) -> str:
+        return str(ITEM_LABELS[self.item])
+
+
+@dataclass(frozen=True)
+class FastingPlan:
+    required: bool
+    anchor: Anchor | None = None
+    anchor_at: datetime | None = None
+    cutoffs: tuple[Cutoff, ...] = field(default_factory=tuple)
+
+    def cutoff_for(self, item: Item) -> Cutoff | None:
+        return next((cutoff for cutoff in self.cutoffs if cutoff.item == item), None)
+
+    def next_cutoff(self, now: datetime) -> Cutoff | None:
+        return next((cutoff for cutoff in self.cutoffs if cutoff.at > now), None)
+
+
+def items_for_feeding(feeding: str) -> tuple[Item, ...]:
+    try:
+        return _ITEMS_BY_FEEDING[feeding]
+    except KeyError:
+        raise ValueError(f"unknown feeding: {feeding!r}") from None
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone: {name!r}") from None
+
+
+def compute_fasting_plan(
+    *,
+    start: datetime,
+    arrival: datetime,
+    time_zone: str,
+    feeding: str,
+    sedation: str,
+    rules: FastingRules,
+    minimum_hours: Decimal | None = None,
+) -> FastingPlan:
+    """When each kind of food and drink must stop, for one procedure and child.
+
+    `minimum_hours` is the anaesthetist's exception: it can lengthen every
+    fast except clear fluids, never shorten one.
+    """
+    if start.tzinfo is None or arrival.tzinfo is None:
+        raise ValueError("start and arrival must be aware datetimes")
+    if arrival > start:
+        raise ValueError("arrival is after the start")
+    if minimum_hours is not None and Decimal(minimum_hours) < 0:
+        raise ValueError("minimum_hours cannot be negative")
+    zone = _zone(time_zone)
+    items = items_for_feeding(feeding)
+    if sedation == NO_FASTING_SEDATION:
+        return FastingPlan(required=False)
+
+    anchor_at = (arrival if rules.anchor == Anchor.ARRIVAL else start).astimezone(UTC)
+    cutoffs = []
+    for item in items:
+        hours = rules.hours_for(item)
+        if minimum_hours is not None and item != Item.CLEAR_FLUIDS:
+            hours = max(hours, Decimal(minimum_hours))
+        at = (anchor_at - timedelta(seconds=int(hours * 3600))).astimezone(zone)
+        cutoffs.append(Cutoff(item=item, at=at, hours=hours))
+    cutoffs.sort(key=lambda cutoff: (cutoff.at, _ITEM_ORDER[cutoff.item]))
+    return FastingPlan(required=True, anchor=rules.anchor, anchor_at=anchor_at.astimezone(zone), cutoffs=tuple(cutoffs))

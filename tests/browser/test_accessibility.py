@@ -1,0 +1,83 @@
+"""axe-core on every family page, in English and Spanish, at phone and desktop width."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.urls import reverse
+
+from portal.models import Invitation
+from procedures.readiness import education_pages
+
+from ..factories import PASSWORD, ProcedureFactory
+from .conftest import DESKTOP, PHONE, screenshot
+
+pytestmark = [pytest.mark.browser]
+BLOCKING = {"serious", "critical"}
+
+
+def _family_urls(procedure) -> list[str]:
+    pk = procedure.pk
+    urls = [
+        reverse("family:dashboard"),
+        reverse("family:procedure", args=[pk]),
+        reverse("family:child", args=[procedure.patient.pk]),
+        reverse("family:fasting_card", args=[pk]),
+        reverse("family:questions", args=[pk]),
+        reverse("family:questions_print", args=[pk]),
+        reverse("learn:index"),
+    ]
+    for page in education_pages().prefetch_related("steps"):
+        steps = list(page.steps.all())
+        if steps:
+            urls += [reverse("learn:step", args=[page.slug, n]) for n in range(1, len(steps) + 1)]
+        else:
+            urls.append(reverse("learn:page", args=[page.slug]))
+    return urls
+
+
+def _violations(axe: Axe, page) -> list[str]:
+    results = axe.run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in BLOCKING
+    ]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_family_pages_have_no_serious_accessibility_violations(
+    live_server, new_page, guardian, patient, viewport, language
+):
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    procedure = ProcedureFactory(patient=patient, scheduled_start=start, arrival_at=start - dt.timedelta(hours=1))
+    _, token = Invitation.issue(user=guardian.user, created_by=None)
+    axe = Axe()
+    page = new_page(viewport)
+    base = live_server.url
+    found: dict[str, list[str]] = {}
+
+    page.goto(base + reverse("login"))
+    if language == "es":
+        page.locator("footer button[value=es]").click()
+        page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == language
+    for url in (reverse("login"), reverse("accept_invitation", args=[token])):
+        page.goto(base + url)
+        found[url] = _violations(axe, page)
+
+    page.goto(base + reverse("login"))
+    page.locator("#id_username").fill(guardian.user.email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("#submit-id-submit").click()
+    page.wait_for_url(base + reverse("family:dashboard"))
+    for url in _family_urls(procedure):
+        page.goto(base + url)
+        assert page.locator("html").get_attribute("lang") == language, url
+        found[url] = _violations(axe, page)
+    screenshot(page, f"a11y-last-{language}-{viewport['width']}")
+    problems = {url: v for url, v in found.items() if v}
+    assert not problems, problems
