@@ -132,7 +132,7 @@ def compute_fasting_plan(
 ) -> FastingPlan:
     """When each kind of food and drink must stop, for one procedure and child.
 
-    `minimum_hours` is the anaesthetist's exception: it can lengthen every
+    `minimum_hours` is the anesthesiologist's exception: it can lengthen every
     fast except clear fluids, never shorten one.
     """
     if start.tzinfo is None or arrival.tzinfo is None:

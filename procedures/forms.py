@@ -135,7 +135,7 @@ class ProcedureForm(forms.Form):
         max_value=Decimal("24"),
         max_digits=4,
         decimal_places=2,
-        help_text=_("Only if the anaesthetist asks for a longer fast than usual. Clear fluids are not affected."),
+        help_text=_("Only if the anesthesiologist asks for a longer fast than usual. Clear fluids are not affected."),
     )
 
     def __init__(self, *args: Any, user: User, submit_label: str, **kwargs: Any) -> None:

@@ -174,7 +174,7 @@ class ProcedureKind(models.TextChoices):
 
 
 class Sedation(models.TextChoices):
-    GENERAL = "general", _("General anaesthesia (asleep)")
+    GENERAL = "general", _("General anesthesia (asleep)")
     SEDATION = "sedation", _("Sedation (sleepy and relaxed)")
     LOCAL = "local", _("Local numbing only (awake)")
 
@@ -232,7 +232,7 @@ class Procedure(models.Model):
     # family's acknowledgement of the fasting plan are tied to one version.
     version = models.PositiveIntegerField(_("version"), default=1)
     cancel_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
-    # The anaesthetist's exception: a longer fast than the policy for this one child.
+    # The anesthesiologist's exception: a longer fast than the policy for this one child.
     fasting_minimum_hours = models.DecimalField(
         _("longer fast (hours)"),
         max_digits=4,
@@ -240,7 +240,7 @@ class Procedure(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.25")), MaxValueValidator(Decimal("24"))],
-        help_text=_("Only if the anaesthetist asks for a longer fast than usual. Clear fluids are not affected."),
+        help_text=_("Only if the anesthesiologist asks for a longer fast than usual. Clear fluids are not affected."),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -310,7 +310,7 @@ class FastingPolicy(models.Model):
     """How long before the anchor time each kind of food and drink must stop.
 
     One row per institution; the newest active row is the one in force.
-    Defaults follow current paediatric anaesthesia guidance.
+    Defaults follow current pediatric anesthesia guidance.
     """
 
     name = models.CharField(_("name"), max_length=120, default="Standard paediatric fasting")

@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('aspiration', 'Bone marrow aspiration'), ('biopsy', 'Bone marrow biopsy'), ('both', 'Bone marrow aspiration and biopsy')], default='both', max_length=16, verbose_name='procedure')),
                 ('scheduled_start', models.DateTimeField(verbose_name='start')),
                 ('arrival_at', models.DateTimeField(verbose_name='arrival')),
-                ('sedation', models.CharField(choices=[('general', 'General anaesthesia (asleep)'), ('sedation', 'Sedation (sleepy and relaxed)'), ('local', 'Local numbing only (awake)')], default='general', max_length=16, verbose_name='sedation')),
+                ('sedation', models.CharField(choices=[('general', 'General anesthesia (asleep)'), ('sedation', 'Sedation (sleepy and relaxed)'), ('local', 'Local numbing only (awake)')], default='general', max_length=16, verbose_name='sedation')),
                 ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('rescheduled', 'Rescheduled'), ('cancelled', 'Cancelled'), ('completed', 'Completed')], default='scheduled', max_length=16, verbose_name='status')),
                 ('version', models.PositiveIntegerField(default=1, verbose_name='version')),
                 ('cancel_reason', models.CharField(blank=True, max_length=200, verbose_name='reason for cancelling')),

@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='procedure',
             name='fasting_minimum_hours',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='Only if the anaesthetist asks for a longer fast than usual. Clear fluids are not affected.', max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.25')), django.core.validators.MaxValueValidator(Decimal('24'))], verbose_name='longer fast (hours)'),
+            field=models.DecimalField(blank=True, decimal_places=2, help_text='Only if the anesthesiologist asks for a longer fast than usual. Clear fluids are not affected.', max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.25')), django.core.validators.MaxValueValidator(Decimal('24'))], verbose_name='longer fast (hours)'),
         ),
         migrations.CreateModel(
             name='EducationPage',

@@ -23,7 +23,7 @@ def _log_in(page, base: str, email: str) -> None:
 
 
 def _expected_lines(procedure: Procedure) -> list[str]:
-    """Hand-computed for the demo: arrival 7:30 AM, regular diet, general anaesthesia."""
+    """Hand-computed for the demo: arrival 7:30 AM, regular diet, general anesthesia."""
     arrival = procedure.local_arrival
     assert arrival.strftime("%H:%M") == "07:30"
     day = arrival.strftime("%A")

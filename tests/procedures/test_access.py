@@ -74,7 +74,12 @@ def _url(name: str, pattern: URLPattern, objects: dict) -> str:
 def _objects(procedure: Procedure) -> dict:
     guardian = procedure.patient.guardians.get()
     question = PreparedQuestion.objects.create(procedure=procedure, user=guardian.user, text="Why?")
-    return {Procedure: procedure.pk, Patient: procedure.patient.pk, Guardian: guardian.pk, PreparedQuestion: question.pk}
+    return {
+        Procedure: procedure.pk,
+        Patient: procedure.patient.pk,
+        Guardian: guardian.pk,
+        PreparedQuestion: question.pk,
+    }
 
 
 def test_every_patient_data_url_is_classified():
@@ -106,7 +111,7 @@ def test_guardian_gets_404_for_another_familys_objects(client, guardian, procedu
 @pytest.mark.parametrize(("name", "pattern"), OBJECT_URLS, ids=[n for n, _ in OBJECT_URLS])
 def test_missing_and_not_yours_look_the_same(client, guardian, procedure, name, pattern):
     client.force_login(guardian.user)
-    kwargs = {key: 999_999 for key in pattern.pattern.converters}
+    kwargs = dict.fromkeys(pattern.pattern.converters, 999999)
     assert client.post(reverse(name, kwargs=kwargs)).status_code == 404
 
 
