@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import datetime
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,14 @@ class Location(models.Model):
     timezone = models.CharField(
         _("time zone"), max_length=64, default="America/Chicago", validators=[validate_time_zone]
     )
+    # When messages go out, in the clinic's own time.
+    evening_reminder_time = models.TimeField(
+        _("evening reminder time"), default=dt_time(18, 0), help_text=_("The fasting reminder the evening before.")
+    )
+    quiet_hours_start = models.TimeField(
+        _("quiet hours start"), default=dt_time(21, 0), help_text=_("Non-urgent messages wait until quiet hours end.")
+    )
+    quiet_hours_end = models.TimeField(_("quiet hours end"), default=dt_time(7, 0))
     nurses = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -155,6 +164,16 @@ class Guardian(models.Model):
         _("mobile number"), max_length=20, blank=True, help_text=_("Stored in international form, e.g. +13125550142.")
     )
     relationship = models.CharField(_("relationship to the child"), max_length=40, blank=True)
+    email_enabled = models.BooleanField(_("email reminders"), default=True)
+    sms_enabled = models.BooleanField(_("text message reminders"), default=False)
+    # Consent to texts: who recorded it, when, and the exact words agreed to.
+    sms_consent_at = models.DateTimeField(_("text consent given at"), null=True, blank=True)
+    sms_consent_text = models.TextField(_("text consent wording"), blank=True)
+    sms_consent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Set by an inbound STOP; cleared by START. Carriers require us to obey it at once.
+    sms_opted_out_at = models.DateTimeField(_("opted out of texts at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = GuardianQuerySet.as_manager()
@@ -165,6 +184,18 @@ class Guardian(models.Model):
 
     def __str__(self) -> str:
         return self.user.full_name
+
+    @property
+    def can_receive_sms(self) -> bool:
+        return bool(self.sms_enabled and self.mobile_number and self.sms_consent_at and self.sms_opted_out_at is None)
+
+    @property
+    def can_receive_email(self) -> bool:
+        return bool(self.email_enabled and self.user.email and self.user.is_active)
+
+    @property
+    def reachable(self) -> bool:
+        return self.can_receive_sms or self.can_receive_email
 
 
 class ProcedureKind(models.TextChoices):

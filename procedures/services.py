@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from portal.models import Invitation, Role, User
+from reminders.models import Kind
+from reminders.planning import sync_reminders
 
 from .models import Guardian, Location, Patient, Procedure, ProcedureKind, ProcedureStatus, Sedation
 
@@ -81,6 +83,8 @@ def add_guardian(
         if patient.guardians.filter(pk=guardian.pk).exists():
             raise GuardianConflict("already_linked")
     patient.guardians.add(guardian)
+    for procedure in patient.procedures.active():
+        sync_reminders(procedure)
     invited = False
     if not user.has_usable_password():
         send_invitation(user=user, invited_by=added_by)
@@ -114,6 +118,7 @@ def schedule_procedure(
         fasting_minimum_hours=fasting_minimum_hours,
         created_by=scheduled_by,
     )
+    sync_reminders(procedure, event=Kind.CONFIRMATION)
     logger.info("procedure scheduled", extra={"procedure_id": procedure.pk, "by": scheduled_by.pk})
     return procedure
 
@@ -139,6 +144,9 @@ def update_procedure(*, procedure: Procedure, changed_by: User, **changes: objec
     if time_change:
         locked.status = ProcedureStatus.RESCHEDULED
     locked.save()
+    if versioned_change:
+        # Same transaction: old reminders cancelled, new ones planned, the family told.
+        sync_reminders(locked, event=Kind.CHANGED)
     logger.info(
         "procedure updated",
         extra={"procedure_id": locked.pk, "version": locked.version, "by": changed_by.pk},
@@ -155,5 +163,6 @@ def cancel_procedure(*, procedure: Procedure, reason: str, cancelled_by: User) -
     locked.cancel_reason = reason
     locked.version += 1
     locked.save(update_fields=["status", "cancel_reason", "version", "updated_at"])
+    sync_reminders(locked, event=Kind.CANCELLED)
     logger.info("procedure cancelled", extra={"procedure_id": locked.pk, "by": cancelled_by.pk})
     return locked

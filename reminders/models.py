@@ -1,2 +1,155 @@
-# Reminder rows arrive with the reminder engine; the app exists so its tasks
-# are discovered by Celery from the start.
+"""Reminders are rows: the database is the schedule, the broker only a doorbell."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("Text message")
+    EMAIL = "email", _("Email")
+
+
+class Kind(models.TextChoices):
+    CONFIRMATION = "confirmation", _("Appointment booked")
+    CHANGED = "changed", _("Appointment changed")
+    CANCELLED = "cancelled", _("Appointment cancelled")
+    FASTING_EVENING = "fasting_evening", _("Fasting, evening before")
+    FASTING_MORNING = "fasting_morning", _("Fasting, morning of")
+    AFTERCARE_EVENING = "aftercare_evening", _("Aftercare, same evening")
+    AFTERCARE_NEXT_DAY = "aftercare_next_day", _("Aftercare check-in, next day")
+
+
+class Status(models.TextChoices):
+    SCHEDULED = "scheduled", _("Planned")
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+
+
+OPEN_STATUSES = (Status.SCHEDULED, Status.QUEUED)
+FINAL_STATUSES = (Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.EXPIRED)
+
+
+class ReminderQuerySet(models.QuerySet["Reminder"]):
+    def due(self, now: object = None) -> ReminderQuerySet:
+        return self.filter(status=Status.SCHEDULED, due_at__lte=now or timezone.now())
+
+    def open(self) -> ReminderQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def problems(self) -> ReminderQuerySet:
+        return self.filter(status__in=(Status.FAILED, Status.EXPIRED))
+
+
+class Reminder(models.Model):
+    procedure = models.ForeignKey("procedures.Procedure", on_delete=models.CASCADE, related_name="reminders")
+    guardian = models.ForeignKey("procedures.Guardian", on_delete=models.CASCADE, related_name="reminders")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    due_at = models.DateTimeField(_("due"))
+    valid_until = models.DateTimeField(_("useful until"))
+    # The procedure version this reminder was planned for; a newer version makes it stale.
+    procedure_version = models.PositiveIntegerField()
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    provider_message_id = models.CharField(max_length=64, blank=True, db_index=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    resend_of = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+
+    objects = ReminderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        indexes = [
+            # Used by the dispatcher (reminders.dispatch.claim_due): scheduled rows by due time.
+            models.Index(fields=["due_at"], name="reminder_due_scheduled", condition=Q(status="scheduled")),
+            # Used by the sweeper (reminders.dispatch.sweep): rows a worker may have dropped.
+            models.Index(
+                fields=["updated_at"], name="reminder_in_flight", condition=Q(status__in=["queued", "sending"])
+            ),
+        ]
+        constraints = [
+            # Planning twice (two quick edits, a retried request) cannot create a second copy.
+            models.UniqueConstraint(
+                fields=["procedure", "guardian", "channel", "kind", "procedure_version"],
+                condition=Q(resend_of__isnull=True),
+                name="reminder_planned_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.channel} for procedure {self.procedure_id} v{self.procedure_version}"
+
+
+class AttemptOutcome(models.TextChoices):
+    PENDING = "pending", _("In progress")
+    SUCCESS = "success", _("Accepted by the provider")
+    TRANSIENT = "transient", _("Temporary error")
+    PERMANENT = "permanent", _("Permanent error")
+
+
+class DeliveryAttempt(models.Model):
+    """Written before the provider is called, completed after."""
+
+    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="delivery_attempts")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["reminder", "number"]
+        constraints = [models.UniqueConstraint(fields=["reminder", "number"], name="attempt_number_once")]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of reminder {self.reminder_id}: {self.outcome}"
+
+
+class OutboxMessage(models.Model):
+    """What would have gone out, in the embedded default (and a record in any mode)."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    reminder = models.ForeignKey(Reminder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class WebhookEvent(models.Model):
+    """Each provider callback once: a replayed request finds its row and changes nothing."""
+
+    provider = models.CharField(max_length=16)
+    key = models.CharField(max_length=128)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "key"], name="webhook_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.key}"
