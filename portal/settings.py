@@ -145,6 +145,20 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Email ------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587
 globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Reminder channels: "outbox" keeps messages in the database (staff page /nurse/outbox/).
+SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
+REMINDER_EMAIL_BACKEND = env.str("REMINDER_EMAIL_BACKEND", default="email" if env.str("EMAIL_URL", "") else "outbox")
+if SMS_BACKEND not in ("outbox", "twilio") or REMINDER_EMAIL_BACKEND not in ("outbox", "email"):
+    raise ImproperlyConfigured("SMS_BACKEND must be outbox or twilio; REMINDER_EMAIL_BACKEND outbox or email.")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
+    raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
+# How often beat runs the reminder dispatcher, and when a message in flight counts as stuck.
+DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=15.0)
+REMINDER_STUCK_MINUTES = env.int("REMINDER_STUCK_MINUTES", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Marrow Ready <no-reply@marrowready.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -173,6 +187,8 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": env.float("HEARTBEAT_SECONDS", default=60.0)},
+    "dispatch-reminders": {"task": "reminders.tasks.dispatch", "schedule": DISPATCH_SECONDS},
+    "sweep-reminders": {"task": "reminders.tasks.sweep", "schedule": 60.0},
 }
 
 # --- Security ---------------------------------------------------------------

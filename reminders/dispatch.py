@@ -1,0 +1,155 @@
+"""Claiming due reminders, sending one, and sweeping up after lost workers.
+
+Every step moves a reminder's status with a conditional UPDATE, so a message
+handed to a provider is never handed over twice: a duplicate task, a second
+worker or a sweeper finds the row already moved on and does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .channels import DeliveryError, transport_for
+from .messages import render
+from .models import AttemptOutcome, DeliveryAttempt, OutboxMessage, Reminder, Status
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+MAX_ATTEMPTS = 5
+# Seconds to wait after the 1st, 2nd, ... temporary failure.
+BACKOFF = (30, 120, 600, 1800)
+
+
+def claim_due(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> list[int]:
+    """Mark due reminders queued and ring the doorbell for each after commit."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        expired = Reminder.objects.filter(status=Status.SCHEDULED, valid_until__lte=now)
+        expired.update(status=Status.EXPIRED, last_error="No longer useful when its time came.", updated_at=now)
+        ids = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.SCHEDULED, due_at__lte=now)
+            .order_by("due_at")
+            .values_list("pk", flat=True)[:BATCH]
+        )
+        if ids:
+            Reminder.objects.filter(pk__in=ids).update(status=Status.QUEUED, queued_at=now, updated_at=now)
+            transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    if ids:
+        logger.info("reminders queued", extra={"count": len(ids)})
+    return ids
+
+
+def _finish(
+    reminder_id: int, status: Status, error: str = "", *, was: Status = Status.QUEUED, **fields: object
+) -> None:
+    Reminder.objects.filter(pk=reminder_id, status=was).update(
+        status=status, last_error=error[:300], updated_at=timezone.now(), **fields
+    )
+
+
+def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
+    """Send one queued reminder. Returns the status it ended in, or None if it was not ours.
+
+    `now` lets the demo fast-forward replay a reminder at its due time.
+    """
+    now = now or timezone.now()
+    reminder = (
+        Reminder.objects.select_related("procedure__location", "procedure__patient", "guardian__user")
+        .filter(pk=reminder_id)
+        .first()
+    )
+    if reminder is None or reminder.status != Status.QUEUED:
+        return None
+    procedure = reminder.procedure
+    if reminder.procedure_version != procedure.version:
+        _finish(reminder.pk, Status.CANCELLED, "The appointment changed after this was planned.")
+        return Status.CANCELLED
+    if now >= reminder.valid_until:
+        _finish(reminder.pk, Status.EXPIRED, "No longer useful when its time came.")
+        return Status.EXPIRED
+    guardian = reminder.guardian
+    reachable = guardian.can_receive_sms if reminder.channel == "sms" else guardian.can_receive_email
+    if not reachable:
+        _finish(reminder.pk, Status.FAILED, "The guardian opted out of this channel or has no address for it.")
+        return Status.FAILED
+
+    message = render(reminder, now=now)
+    # Claim and record the attempt in one commit: only one worker moves it from queued to sending.
+    with transaction.atomic():
+        claimed = Reminder.objects.filter(pk=reminder.pk, status=Status.QUEUED).update(
+            status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1, updated_at=now
+        )
+        if claimed != 1:
+            return None
+        attempt = DeliveryAttempt.objects.create(reminder=reminder, number=reminder.attempts + 1, started_at=now)
+    try:
+        provider_id = transport_for(reminder.channel).send(message)
+    except DeliveryError as error:
+        return _failed(reminder, attempt, error)
+    with transaction.atomic():
+        DeliveryAttempt.objects.filter(pk=attempt.pk).update(outcome=AttemptOutcome.SUCCESS, finished_at=timezone.now())
+        Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
+            status=Status.SENT,
+            sent_at=now,
+            provider_message_id=provider_id[:64],
+            last_error="",
+            updated_at=timezone.now(),
+        )
+    logger.info("reminder sent", extra={"reminder_id": reminder.pk, "kind": reminder.kind, "channel": reminder.channel})
+    return Status.SENT
+
+
+@transaction.atomic
+def _failed(reminder: Reminder, attempt: DeliveryAttempt, error: DeliveryError) -> Status:
+    number = attempt.number
+    outcome = AttemptOutcome.PERMANENT if error.permanent else AttemptOutcome.TRANSIENT
+    DeliveryAttempt.objects.filter(pk=attempt.pk).update(outcome=outcome, finished_at=timezone.now(), error=str(error))
+    retry_at = timezone.now() + dt.timedelta(seconds=BACKOFF[min(number - 1, len(BACKOFF) - 1)])
+    if error.permanent or number >= MAX_ATTEMPTS or retry_at >= reminder.valid_until:
+        _finish(reminder.pk, Status.FAILED, str(error), was=Status.SENDING)
+        logger.warning("reminder failed", extra={"reminder_id": reminder.pk, "permanent": error.permanent})
+        return Status.FAILED
+    # The row is the schedule: back to scheduled, due again after the backoff.
+    _finish(reminder.pk, Status.SCHEDULED, str(error), was=Status.SENDING, due_at=retry_at)
+    logger.info("reminder will retry", extra={"reminder_id": reminder.pk, "attempt": number})
+    return Status.SCHEDULED
+
+
+def sweep(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> dict[str, int]:
+    """Bring back reminders a lost worker or a lost broker message left behind.
+
+    Queued rows were never handed to a provider: ring again. Sending rows may
+    have been: their outcome is unknown, so they fail visibly for a nurse to
+    check and resend, rather than risk a second message.
+    """
+    now = now or timezone.now()
+    stale = now - dt.timedelta(minutes=settings.REMINDER_STUCK_MINUTES)
+    lost = list(
+        Reminder.objects.filter(status=Status.QUEUED, updated_at__lt=stale).values_list("pk", flat=True)[:BATCH]
+    )
+    if lost:
+        Reminder.objects.filter(pk__in=lost, status=Status.QUEUED).update(updated_at=now)
+        transaction.on_commit(lambda: [enqueue(pk) for pk in lost])
+    # The outbox is our own table: there we can tell whether the message went.
+    landed = Reminder.objects.filter(
+        status=Status.SENDING, updated_at__lt=stale, pk__in=OutboxMessage.objects.values("reminder_id")
+    ).update(status=Status.SENT, sent_at=now, updated_at=now)
+    unknown = Reminder.objects.filter(status=Status.SENDING, updated_at__lt=stale).update(
+        status=Status.FAILED,
+        last_error="A worker stopped while sending; it may or may not have arrived. Not resent automatically.",
+        updated_at=now,
+    )
+    if lost or unknown or landed:
+        logger.warning(
+            "reminders swept", extra={"requeued": len(lost), "unknown_outcome": unknown, "found_sent": landed}
+        )
+    return {"requeued": len(lost), "unknown_outcome": unknown, "found_sent": landed}
