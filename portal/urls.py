@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from procedures.urls import family_patterns, learn_patterns, nurse_patterns
+from reminders.urls import webhook_patterns
 
 from . import views
 from .forms import LoginForm
@@ -23,5 +24,6 @@ urlpatterns = [
     path("nurse/", include(nurse_patterns)),
     path("family/", include(family_patterns)),
     path("learn/", include(learn_patterns)),
+    path("webhooks/", include(webhook_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
+from reminders import views as reminder_views
+from reminders.urls import staff_patterns
+
 from . import views
 
 nurse_patterns = (
@@ -18,6 +21,7 @@ nurse_patterns = (
         path("patients/<int:pk>/procedures/new/", views.procedure_create, name="procedure_create"),
         path("guardians/<int:pk>/", views.guardian_detail, name="guardian_detail"),
         path("guardians/<int:pk>/invite/", views.guardian_resend_invitation, name="guardian_resend_invitation"),
+        *staff_patterns,
     ],
     "nurse",
 )
@@ -38,6 +42,7 @@ family_patterns = (
         ),
         path("procedures/<int:pk>/questions/print/", views.family_questions_print, name="questions_print"),
         path("procedures/<int:pk>/appointment.ics", views.family_calendar, name="calendar"),
+        path("preferences/", reminder_views.preferences, name="preferences"),
     ],
     "family",
 )

@@ -223,10 +223,11 @@ def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
     guardians = list(Guardian.objects.filter(patients=procedure.patient).select_related("user"))
     for guardian in guardians:
         guardian.checklist = readiness.checklist(procedure=procedure, user=guardian.user)
+    reminders = procedure.reminders.select_related("guardian__user").order_by("due_at", "pk")
     return render(
         request,
         "procedures/nurse/procedure_detail.html",
-        {"procedure": procedure, "guardians": guardians, **_fasting_context(procedure)},
+        {"procedure": procedure, "guardians": guardians, "reminders": reminders, **_fasting_context(procedure)},
     )
 
 

@@ -28,6 +28,7 @@ def _family_urls(procedure) -> list[str]:
         reverse("family:questions", args=[pk]),
         reverse("family:questions_print", args=[pk]),
         reverse("learn:index"),
+        reverse("family:preferences"),
     ]
     for page in education_pages().prefetch_related("steps"):
         steps = list(page.steps.all())

@@ -18,6 +18,7 @@ from portal.logging import JsonFormatter
 from portal.models import Heartbeat, User
 from portal.tasks import record_heartbeat
 from procedures.models import Procedure, Sedation
+from reminders.models import Reminder
 from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,9 @@ def test_demo_data_creates_the_documented_logins_and_procedures(client, db, sett
     assert tomorrow.local_start.hour < 12
     client.login(username="nurse@example.org", password="marrow-demo-2026")
     assert len(client.get(reverse("nurse:procedure_list")).context["page"]) == 3
+    # Each demo procedure has its reminders planned, on both channels for the demo families.
+    assert set(Reminder.objects.values_list("channel", flat=True)) == {"sms", "email"}
+    assert Reminder.objects.filter(kind="confirmation").count() == 6
 
 
 def test_health_check_reports_the_database(client, db):

@@ -6,9 +6,12 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from procedures.models import Guardian, Patient, PreparedQuestion, Procedure
+from reminders.models import Reminder
 
 # Pages anyone may open.
 PUBLIC = {"login", "logout", "accept_invitation", "healthz", "set_language", "home"}
+# Provider callbacks: no session, a signature instead (tests/reminders/test_webhooks.py).
+SIGNED = {"reminders:twilio_status", "reminders:twilio_inbound"}
 
 
 def _walk(patterns: list, namespace: str = "") -> list[tuple[str, URLPattern]]:
@@ -25,13 +28,14 @@ def _walk(patterns: list, namespace: str = "") -> list[tuple[str, URLPattern]]:
 
 
 PROJECT_URLS = _walk(get_resolver().url_patterns)
-PATIENT_DATA_URLS = [(name, p) for name, p in PROJECT_URLS if name not in PUBLIC]
+PATIENT_DATA_URLS = [(name, p) for name, p in PROJECT_URLS if name not in PUBLIC | SIGNED]
 OBJECT_URLS = [(name, p) for name, p in PATIENT_DATA_URLS if "pk" in p.pattern.converters]
 POST_ONLY = {
     "nurse:guardian_resend_invitation",
     "family:acknowledge_fasting",
     "family:confirm_contact",
     "family:question_delete",
+    "nurse:reminder_resend",
 }
 
 # Which object a URL's pk points at, by the name of the page.
@@ -54,6 +58,7 @@ OBJECT_OF = {
     "family:question_delete": Procedure,
     "family:questions_print": Procedure,
     "family:calendar": Procedure,
+    "nurse:reminder_resend": Reminder,
 }
 
 
@@ -74,11 +79,22 @@ def _url(name: str, pattern: URLPattern, objects: dict) -> str:
 def _objects(procedure: Procedure) -> dict:
     guardian = procedure.patient.guardians.get()
     question = PreparedQuestion.objects.create(procedure=procedure, user=guardian.user, text="Why?")
+    reminder = Reminder.objects.create(
+        procedure=procedure,
+        guardian=guardian,
+        channel="email",
+        kind="confirmation",
+        status="failed",
+        due_at=procedure.arrival_at,
+        valid_until=procedure.scheduled_start,
+        procedure_version=procedure.version,
+    )
     return {
         Procedure: procedure.pk,
         Patient: procedure.patient.pk,
         Guardian: guardian.pk,
         PreparedQuestion: question.pk,
+        Reminder: reminder.pk,
     }
 
 

@@ -12,6 +12,9 @@ from django.utils import timezone
 
 from portal.models import Role, User
 from procedures.models import Feeding, Guardian, Location, Patient, Procedure, ProcedureKind, Sedation
+from reminders.forms import SMS_CONSENT_TEXT
+from reminders.models import Kind
+from reminders.planning import sync_reminders
 
 DEMO_PASSWORD = "marrow-demo-2026"  # noqa: S105 - published demo login, refused outside DEBUG
 
@@ -103,7 +106,18 @@ class Command(BaseCommand):
             if role == Role.NURSE:
                 location.nurses.add(user)
             if role == Role.GUARDIAN:
-                Guardian.objects.get_or_create(user=user, defaults={"mobile_number": mobile, "relationship": "Parent"})
+                Guardian.objects.get_or_create(
+                    user=user,
+                    defaults={
+                        "mobile_number": mobile,
+                        "relationship": "Parent",
+                        # The demo family has agreed to texts, so the outbox shows both channels.
+                        "sms_enabled": True,
+                        "sms_consent_at": timezone.now(),
+                        "sms_consent_text": str(SMS_CONSENT_TEXT),
+                        "sms_consent_by": user,
+                    },
+                )
 
         today = timezone.localdate(timezone=location.tz)
         for mrn, first, last, born, feeding, guardian_email, days, start, arrival, kind, sedation in CHILDREN:
@@ -126,7 +140,7 @@ class Command(BaseCommand):
             }
             procedure = patient.procedures.order_by("-scheduled_start").first()
             if procedure is None:
-                Procedure.objects.create(
+                procedure = Procedure.objects.create(
                     patient=patient,
                     location=location,
                     kind=kind,
@@ -134,6 +148,10 @@ class Command(BaseCommand):
                     created_by=users["nurse@example.org"],
                     **times,
                 )
+                sync_reminders(procedure, event=Kind.CONFIRMATION)
             elif procedure.scheduled_start < timezone.now():
                 # Keep the demo fresh: an appointment that has passed moves forward again.
-                Procedure.objects.filter(pk=procedure.pk).update(status="scheduled", **times)
+                Procedure.objects.filter(pk=procedure.pk).update(
+                    status="scheduled", version=procedure.version + 1, **times
+                )
+                sync_reminders(procedure, event=Kind.CHANGED)

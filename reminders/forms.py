@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Language
+from procedures.models import Guardian
+from procedures.phones import display as phone_display
+from procedures.phones import normalize_mobile
+
+SMS_CONSENT_TEXT = _(
+    "I agree to get text messages from my child's clinic through Marrow Ready about appointments, "
+    "fasting times and care afterwards, at the mobile number above. Message and data rates may apply. "
+    "I can reply STOP at any time to stop, or HELP for help."
+)
+
+
+class PreferencesForm(forms.Form):
+    email_enabled = forms.BooleanField(label=_("Send me reminders by email"), required=False)
+    sms_enabled = forms.BooleanField(label=_("Send me reminders by text message"), required=False)
+    mobile_number = forms.CharField(
+        label=_("Mobile number"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    sms_consent = forms.BooleanField(label=SMS_CONSENT_TEXT, required=False)
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+
+    def __init__(self, *args: Any, guardian: Guardian, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guardian = guardian
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", _("Save")))
+
+    @classmethod
+    def initial_for(cls, guardian: Guardian) -> dict[str, Any]:
+        return {
+            "email_enabled": guardian.email_enabled,
+            "sms_enabled": guardian.sms_enabled,
+            "mobile_number": phone_display(guardian.mobile_number),
+            "sms_consent": bool(guardian.sms_consent_at),
+            "language": guardian.user.language,
+        }
+
+    def clean_mobile_number(self) -> str:
+        value = self.cleaned_data["mobile_number"].strip()
+        return normalize_mobile(value) if value else ""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("sms_enabled"):
+            return data
+        if not data.get("mobile_number") and "mobile_number" not in self.errors:
+            self.add_error("mobile_number", _("Please give a mobile number for text messages."))
+        number_changed = data.get("mobile_number") != self.guardian.mobile_number
+        if data.get("sms_consent"):
+            return data
+        if number_changed and self.guardian.sms_consent_at is not None:
+            self.add_error("sms_consent", _("You changed your number: please tick the box again to agree."))
+        elif number_changed or self.guardian.sms_consent_at is None:
+            self.add_error("sms_consent", _("To get text messages, please tick the box to agree."))
+        return data

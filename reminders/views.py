@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.models import Role, User
+from procedures.models import Guardian, Procedure
+from procedures.views import care_team_required, guardian_required
+
+from .forms import SMS_CONSENT_TEXT, PreferencesForm
+from .models import OutboxMessage, Reminder, Status
+from .planning import channels_for, sync_for_guardian
+
+PAGE_SIZE = 50
+
+
+@care_team_required
+def outbox(request: HttpRequest) -> HttpResponse:
+    """Every message that would have gone out, newest first (nurses: their clinics')."""
+    rows = OutboxMessage.objects.all()
+    if request.user.role != Role.ADMIN:
+        rows = rows.filter(Q(reminder__procedure__location__nurses=request.user))
+    page = Paginator(rows.select_related("reminder"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "reminders/outbox.html", {"page": page})
+
+
+@care_team_required
+@require_POST
+def resend(request: HttpRequest, pk: int) -> HttpResponse:
+    reminder = get_object_or_404(
+        Reminder.objects.select_related("procedure", "guardian__user").filter(
+            procedure__in=Procedure.objects.visible_to(request.user)
+        ),
+        pk=pk,
+    )
+    procedure = reminder.procedure
+    now = timezone.now()
+    if reminder.status in (Status.SCHEDULED, Status.QUEUED, Status.SENDING):
+        messages.info(request, _("This reminder is already on its way."))
+    elif reminder.procedure_version != procedure.version:
+        messages.error(request, _("This reminder was for times that have changed, so it was not sent again."))
+    elif reminder.valid_until <= now:
+        messages.error(request, _("This reminder is no longer useful (its time has passed), so it was not sent."))
+    elif reminder.channel not in channels_for(reminder.guardian):
+        messages.error(request, _("This guardian cannot be reached on this channel (opted out or no address)."))
+    else:
+        Reminder.objects.create(
+            procedure=procedure,
+            guardian=reminder.guardian,
+            channel=reminder.channel,
+            kind=reminder.kind,
+            due_at=now,
+            valid_until=reminder.valid_until,
+            procedure_version=procedure.version,
+            resend_of=reminder,
+        )
+        messages.success(request, _("The reminder will be sent again in the next minute."))
+    return redirect("nurse:procedure_detail", pk=procedure.pk)
+
+
+@guardian_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    guardian = get_object_or_404(Guardian.objects.select_related("user"), user=request.user)
+    form = PreferencesForm(request.POST or None, guardian=guardian, initial=PreferencesForm.initial_for(guardian))
+    if request.method == "POST" and form.is_valid():
+        save_preferences(guardian=guardian, data=form.cleaned_data, consent_text=str(SMS_CONSENT_TEXT))
+        messages.success(request, _("Your choices are saved."))
+        return redirect("family:preferences")
+    return render(request, "reminders/preferences.html", {"form": form, "guardian": guardian})
+
+
+@transaction.atomic
+def save_preferences(*, guardian: Guardian, data: dict, consent_text: str) -> None:
+    now = timezone.now()
+    number_changed = data["mobile_number"] != guardian.mobile_number
+    guardian.email_enabled = data["email_enabled"]
+    guardian.sms_enabled = data["sms_enabled"]
+    guardian.mobile_number = data["mobile_number"]
+    if number_changed:
+        guardian.sms_consent_at = None
+        guardian.sms_consent_text = ""
+    if data["sms_enabled"] and data.get("sms_consent") and guardian.sms_consent_at is None:
+        guardian.sms_consent_at = now
+        guardian.sms_consent_text = consent_text
+        guardian.sms_consent_by = guardian.user
+    guardian.save()
+    User.objects.filter(pk=guardian.user_id).update(language=data["language"])
+    guardian.user.language = data["language"]
+    sync_for_guardian(guardian)

@@ -1,0 +1,293 @@
+"""Dispatch, send, retry, expire, sweep: never lost, never twice, never stale."""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.management import CommandError, call_command
+
+from procedures import services
+from reminders import channels, dispatch, http
+from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, OutboxMessage, Reminder, Status
+
+from .conftest import book, payload
+
+CHICAGO = ZoneInfo("America/Chicago")
+UTC = dt.UTC
+BOOKED_AT = dt.datetime(2026, 6, 8, 15, 0, tzinfo=UTC)
+EVENING = dt.datetime(2026, 6, 10, 23, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def booked(patient, nurse, texting_guardian):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        return book(patient, nurse, arrival=dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO))
+
+
+def run_due(at):
+    """What beat and a worker do at a moment: claim, then send each.
+
+    Inside a test's transaction on_commit never fires, so the claimed ids are sent directly.
+    """
+    with time_machine.travel(at, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)
+        for pk in ids:
+            dispatch.send(pk)
+    return ids
+
+
+def test_claiming_marks_due_reminders_queued_and_rings_after_commit(booked, django_capture_on_commit_callbacks):
+    rung = []
+    with time_machine.travel(BOOKED_AT, tick=False), django_capture_on_commit_callbacks(execute=True):
+        ids = dispatch.claim_due(enqueue=rung.append)
+    assert sorted(rung) == sorted(ids)
+    assert set(Reminder.objects.filter(pk__in=ids).values_list("kind", "status")) == {
+        (Kind.CONFIRMATION, Status.QUEUED)
+    }
+    assert Reminder.objects.filter(status=Status.SCHEDULED).count() == 8
+
+
+def test_the_evening_reminder_reaches_the_outbox_with_clock_times(booked):
+    run_due(BOOKED_AT)
+    run_due(EVENING)
+    sms = OutboxMessage.objects.get(channel="sms", reminder__kind=Kind.FASTING_EVENING)
+    assert sms.created_at == EVENING
+    assert sms.to == "+13125550142"
+    assert "No solid food after 1:30 AM Thursday." in sms.body
+    assert "Arrive at 7:30 AM" in sms.body
+    assert "Lakeside Day Unit" in sms.body and "(312) 555-0100" in sms.body
+    assert "Reply STOP" in sms.body
+    assert "/family/procedures/" in sms.body
+
+
+def test_texts_carry_the_least_health_information(booked):
+    run_due(BOOKED_AT)
+    run_due(EVENING)
+    for message in OutboxMessage.objects.filter(channel="sms"):
+        lowered = message.body.lower()
+        assert booked.patient.last_name.lower() not in lowered
+        for word in ("marrow", "biopsy", "aspiration", "diagnos", booked.patient.mrn.lower()):
+            assert word not in lowered, word
+
+
+def test_a_spanish_speaking_guardian_gets_spanish(booked, texting_guardian):
+    texting_guardian.user.language = "es"
+    texting_guardian.user.save()
+    run_due(BOOKED_AT)
+    run_due(EVENING)
+    sms = OutboxMessage.objects.get(channel="sms", reminder__kind=Kind.FASTING_EVENING)
+    assert "Nada de comida sólida después de las 1:30 AM del jueves." in sms.body
+    assert "Responda STOP" in sms.body
+    email = OutboxMessage.objects.get(channel="email", reminder__kind=Kind.FASTING_EVENING)
+    assert email.subject == "Mañana: cuándo Mia debe dejar de comer y beber"
+
+
+def test_nothing_is_sent_twice_when_a_task_is_delivered_again(booked):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)
+        for pk in ids:
+            dispatch.send(pk)
+            assert dispatch.send(pk) is None  # the same task again
+    assert OutboxMessage.objects.count() == len(ids)
+    assert DeliveryAttempt.objects.count() == len(ids)
+
+
+def test_a_reminder_planned_for_an_old_version_is_cancelled_not_sent(booked, nurse):
+    with time_machine.travel(EVENING, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)
+        # The nurse moves the appointment while the doorbell is ringing.
+        Reminder.objects.filter(pk__in=ids).update(status=Status.QUEUED)
+        services.update_procedure(procedure=booked, changed_by=nurse, sedation="sedation")
+        for pk in ids:
+            dispatch.send(pk)
+    stale = Reminder.objects.filter(pk__in=ids)
+    assert set(stale.values_list("status", flat=True)) == {Status.CANCELLED}
+    assert not OutboxMessage.objects.filter(reminder__in=stale).exists()
+
+
+def test_version_is_rechecked_at_send_time(booked):
+    with time_machine.travel(EVENING, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)
+        type(booked).objects.filter(pk=booked.pk).update(version=9)  # changed behind our back
+        assert dispatch.send(ids[0]) == Status.CANCELLED
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_reminder_past_its_useful_moment_expires_instead_of_sending(booked):
+    # The worker was down all night: at 07:00 the evening reminder (useful until 23:30) is expired.
+    run_due(dt.datetime(2026, 6, 11, 12, 0, tzinfo=UTC))
+    evening = Reminder.objects.filter(kind=Kind.FASTING_EVENING)
+    assert set(evening.values_list("status", flat=True)) == {Status.EXPIRED}
+    assert not OutboxMessage.objects.filter(reminder__kind=Kind.FASTING_EVENING).exists()
+
+
+def test_a_queued_reminder_that_became_useless_expires_at_send(booked):
+    with time_machine.travel(EVENING, tick=False):
+        dispatch.claim_due(enqueue=lambda pk: None)
+    evening = Reminder.objects.filter(kind=Kind.FASTING_EVENING, status=Status.QUEUED).values_list("pk", flat=True)
+    assert len(evening) == 2
+    with time_machine.travel(dt.datetime(2026, 6, 11, 6, 0, tzinfo=UTC), tick=False):
+        assert {dispatch.send(pk) for pk in evening} == {Status.EXPIRED}
+
+
+def test_temporary_errors_retry_with_backoff_through_the_schedule(booked, settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC123", "token"
+    settings.TWILIO_FROM_NUMBER = "+13125550000"
+    with mock.patch.object(http, "post", autospec=True) as post:
+        post.return_value = http.Response(429, payload("twilio_error_20429"))
+        run_due(EVENING)
+        sms = Reminder.objects.get(channel="sms", kind=Kind.FASTING_EVENING)
+        assert sms.status == Status.SCHEDULED
+        assert sms.due_at == EVENING + dt.timedelta(seconds=30)
+        assert sms.attempts == 1
+        assert sms.delivery_attempts.get().outcome == AttemptOutcome.TRANSIENT
+        post.return_value = http.Response(201, payload("twilio_message_created"))
+        run_due(EVENING + dt.timedelta(seconds=30))
+    sms.refresh_from_db()
+    assert (sms.status, sms.attempts, sms.provider_message_id) == (
+        Status.SENT,
+        2,
+        "SM0123456789abcdef0123456789abcdef",
+    )
+    assert [a.outcome for a in sms.delivery_attempts.all()] == [AttemptOutcome.TRANSIENT, AttemptOutcome.SUCCESS]
+
+
+@pytest.mark.parametrize("name", ["twilio_error_21211", "twilio_error_21610"])
+def test_permanent_sms_errors_fail_at_once(booked, settings, name):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC123", "token"
+    with mock.patch.object(http, "post", autospec=True, return_value=http.Response(400, payload(name))):
+        run_due(EVENING)
+    sms = Reminder.objects.get(channel="sms", kind=Kind.FASTING_EVENING)
+    assert sms.status == Status.FAILED
+    assert sms.attempts == 1
+    assert sms.last_error == channels.TWILIO_PERMANENT[payload(name)["code"]]
+
+
+def test_twilio_is_called_with_the_number_body_and_status_callback(booked, settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC123", "token"
+    settings.TWILIO_FROM_NUMBER = "+13125550000"
+    with mock.patch.object(
+        http, "post", autospec=True, return_value=http.Response(201, payload("twilio_message_created"))
+    ) as post:
+        run_due(EVENING)
+    url, data = post.call_args.args
+    assert url == "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"
+    assert post.call_args.kwargs == {"auth": ("AC123", "token")}
+    assert data["To"] == "+13125550142" and data["From"] == "+13125550000"
+    assert data["StatusCallback"].endswith("/webhooks/twilio/status/")
+
+
+def test_network_failures_are_temporary(booked, settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC123", "token"
+    with mock.patch.object(http, "post", autospec=True, side_effect=http.TransportError("timed out")):
+        run_due(EVENING)
+    assert Reminder.objects.get(channel="sms", kind=Kind.FASTING_EVENING).status == Status.SCHEDULED
+
+
+def test_retries_stop_when_the_next_try_would_be_too_late(booked, settings):
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC123", "token"
+    late = dt.datetime(2026, 6, 11, 4, 29, 45, tzinfo=UTC)  # 15 s before the cut-off it announces
+    Reminder.objects.filter(kind=Kind.FASTING_EVENING).update(due_at=late)
+    with mock.patch.object(http, "post", autospec=True, return_value=http.Response(503, {})):
+        run_due(late)
+    assert Reminder.objects.get(channel="sms", kind=Kind.FASTING_EVENING).status == Status.FAILED
+
+
+def test_email_goes_through_djangos_mail_backend(booked, settings):
+    settings.REMINDER_EMAIL_BACKEND = "email"
+    run_due(BOOKED_AT)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "Mia's appointment is booked"
+    assert Reminder.objects.get(channel="email", kind=Kind.CONFIRMATION).status == Status.SENT
+
+
+def test_a_refused_email_address_fails_permanently(booked, settings):
+    settings.REMINDER_EMAIL_BACKEND = "email"
+    refused = smtplib.SMTPRecipientsRefused({"alice@example.org": (550, b"no such user")})
+    with mock.patch("django.core.mail.EmailMessage.send", autospec=True, side_effect=refused):
+        run_due(BOOKED_AT)
+    assert Reminder.objects.get(channel="email", kind=Kind.CONFIRMATION).status == Status.FAILED
+
+
+def test_opted_out_guardian_fails_visibly_instead_of_sending(booked, texting_guardian):
+    with time_machine.travel(EVENING, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)
+        type(texting_guardian).objects.filter(pk=texting_guardian.pk).update(sms_opted_out_at=EVENING)
+        for pk in ids:
+            dispatch.send(pk)
+    sms = Reminder.objects.get(channel="sms", kind=Kind.FASTING_EVENING)
+    assert sms.status == Status.FAILED
+    assert not OutboxMessage.objects.filter(channel="sms").exists()
+
+
+def test_the_sweeper_rings_again_for_lost_queued_reminders(booked, django_capture_on_commit_callbacks):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)  # the broker lost these
+    rung = []
+    with (
+        time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = dispatch.sweep(enqueue=rung.append)
+    with time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False):
+        for pk in rung:
+            dispatch.send(pk)
+    assert sorted(rung) == sorted(ids)
+    assert result == {"requeued": len(ids), "unknown_outcome": 0, "found_sent": 0}
+    assert OutboxMessage.objects.count() == len(ids)
+
+
+def test_the_sweeper_never_resends_a_message_that_may_have_gone(booked):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)
+        Reminder.objects.filter(pk__in=ids).update(status=Status.SENDING)  # a worker died mid-send
+    with time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False):
+        result = dispatch.sweep(enqueue=lambda pk: pytest.fail("must not resend"))
+    assert result["unknown_outcome"] == len(ids)
+    assert set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.FAILED}
+
+
+def test_recent_in_flight_reminders_are_left_alone(booked):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        dispatch.claim_due(enqueue=lambda pk: None)
+        assert dispatch.sweep(enqueue=lambda pk: pytest.fail("too early")) == {
+            "requeued": 0,
+            "unknown_outcome": 0,
+            "found_sent": 0,
+        }
+
+
+def test_dispatch_command_runs_one_pass(booked, capsys, django_capture_on_commit_callbacks):
+    with time_machine.travel(BOOKED_AT, tick=False), django_capture_on_commit_callbacks(execute=True):
+        call_command("dispatch_reminders", "--once", "--send-here")
+    assert "Queued 2 reminder(s)" in capsys.readouterr().out
+    assert OutboxMessage.objects.count() == 2
+
+
+def test_demo_fast_forward_plays_reminders_at_their_due_times(booked, settings, capsys):
+    settings.DEBUG = True
+    with time_machine.travel(BOOKED_AT, tick=False):
+        call_command("fast_forward_reminders", "--hours", "72")
+    evening = OutboxMessage.objects.get(channel="sms", reminder__kind=Kind.FASTING_EVENING)
+    morning = OutboxMessage.objects.get(channel="sms", reminder__kind=Kind.FASTING_MORNING)
+    assert evening.created_at == EVENING
+    assert morning.created_at == dt.datetime(2026, 6, 11, 10, 30, tzinfo=UTC)
+    assert "clear fluids until 6:30 AM" in morning.body
+    assert "Wed 10 Jun 18:00 CDT" in capsys.readouterr().out
+
+
+def test_fast_forward_refuses_without_debug(booked, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="refuses to run when DEBUG is off"):
+        call_command("fast_forward_reminders")
