@@ -5,6 +5,7 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
+from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext_lazy as _
 
 
@@ -22,3 +23,8 @@ class ChoosePasswordForm(SetPasswordForm):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", _("Save password and log in"), css_class="w-100"))
+
+
+def posted(request: HttpRequest) -> QueryDict | None:
+    """The POST data of a POST request, even when empty (so the form is bound and shows its errors)."""
+    return request.POST if request.method == "POST" else None

@@ -14,7 +14,7 @@ from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import ChoosePasswordForm
+from .forms import ChoosePasswordForm, posted
 from .models import Invitation, User
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if not user.is_authenticated:
         return redirect("login")
     if user.is_care_team:
-        return redirect("nurse:procedure_list")
+        return redirect("nurse:dashboard")
     return redirect("family:dashboard")
 
 
@@ -47,7 +47,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     invitation = Invitation.find_usable(token)
     if invitation is None:
         return render(request, "registration/invitation_invalid.html", status=410)
-    form = ChoosePasswordForm(invitation.user, request.POST or None)
+    form = ChoosePasswordForm(invitation.user, posted(request))
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             # Claim the link first, so two quick clicks cannot both use it.

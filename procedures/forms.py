@@ -5,14 +5,14 @@ from decimal import Decimal
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Layout, Row, Submit
+from crispy_forms.layout import HTML, Column, Layout, Row, Submit
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, User
 
-from .models import Location, Patient, ProcedureKind, Sedation
+from .models import Location, Pain, Patient, ProcedureKind, Sedation, SymptomReport
 from .phones import normalize_mobile
 from .readiness import STANDARD_QUESTIONS
 
@@ -256,3 +256,117 @@ class QuestionsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["standard"].choices = list(STANDARD_QUESTIONS.items())
         self.helper = _helper(_("Save my questions"))
+
+
+class RunningLateForm(forms.Form):
+    minutes = forms.IntegerField(
+        label=_("Running late by (minutes)"),
+        required=False,
+        min_value=5,
+        max_value=600,
+        help_text=_("Or give the new start time below."),
+    )
+    new_start_time = forms.TimeField(
+        label=_("New start time today"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+
+    def __init__(self, *args: Any, procedure: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.procedure = procedure
+        self.helper = _helper(_("Tell the family"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        minutes, new_time = data.get("minutes"), data.get("new_start_time")
+        if self.errors:
+            return data
+        if (minutes is None) == (new_time is None):
+            raise forms.ValidationError(_("Give either the minutes late or the new start time, not both."))
+        if new_time is not None:
+            try:
+                data["new_start"] = combine_local(self.procedure.local_start.date(), new_time, self.procedure.location)
+            except forms.ValidationError as error:
+                self.add_error("new_start_time", error)
+                return data
+            if data["new_start"] == self.procedure.scheduled_start:
+                self.add_error("new_start_time", _("That is the time already booked."))
+        return data
+
+
+class DoneForm(forms.Form):
+    ended_time = forms.TimeField(
+        label=_("Ended at"), widget=forms.TimeInput(attrs={"type": "time"}), help_text=_("Clinic local time, today.")
+    )
+
+    def __init__(self, *args: Any, procedure: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.procedure = procedure
+        self.helper = _helper(_("Mark as done"))
+
+    def clean_ended_time(self) -> dt.datetime:
+        clock = self.cleaned_data["ended_time"]
+        today = timezone.localtime(timezone.now(), self.procedure.location.tz).date()
+        ended = combine_local(today, clock, self.procedure.location)
+        if ended > timezone.now() + dt.timedelta(minutes=5):
+            raise forms.ValidationError(_("The end time cannot be in the future."), code="future")
+        if ended < self.procedure.scheduled_start - dt.timedelta(hours=1):
+            raise forms.ValidationError(_("The end time is before the procedure started."), code="too_early")
+        return ended
+
+
+# Plausible body temperatures; anything outside is almost surely a typing slip.
+TEMPERATURE_RANGE = {"C": (Decimal("34.0"), Decimal("43.0")), "F": (Decimal("93.0"), Decimal("109.5"))}
+
+
+class CheckInForm(forms.ModelForm):
+    class Meta:
+        model = SymptomReport
+        fields = [
+            "temperature",
+            "temperature_unit",
+            "chills",
+            "bleeding",
+            "redness",
+            "swelling",
+            "oozing",
+            "bad_smell",
+            "pain",
+            "notes",
+        ]
+        widgets = {
+            "temperature": forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+            "temperature_unit": forms.RadioSelect,
+            "pain": forms.RadioSelect,
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {"temperature": _("Temperature, if you took it")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["pain"].choices = Pain.choices
+        self.helper = _helper(_("Send"))
+        self.helper.layout = Layout(
+            Row(Column("temperature", css_class="col-7"), Column("temperature_unit", css_class="col-5")),
+            HTML('<p class="fw-semibold mb-1 mt-2">' + str(_("At the needle spot or in general, is there:")) + "</p>"),
+            "chills",
+            "bleeding",
+            "redness",
+            "swelling",
+            "oozing",
+            "bad_smell",
+            "pain",
+            "notes",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        temperature, unit = data.get("temperature"), data.get("temperature_unit")
+        if temperature is not None and unit in TEMPERATURE_RANGE:
+            low, high = TEMPERATURE_RANGE[unit]
+            if not low <= temperature <= high:
+                self.add_error(
+                    "temperature",
+                    _("Please check the number and the unit (°C or °F): %(value)s °%(unit)s is not a body temperature.")
+                    % {"value": temperature, "unit": unit},
+                )
+        return data

@@ -62,6 +62,17 @@ class Location(models.Model):
         _("quiet hours start"), default=dt_time(21, 0), help_text=_("Non-urgent messages wait until quiet hours end.")
     )
     quiet_hours_end = models.TimeField(_("quiet hours end"), default=dt_time(7, 0))
+    fever_threshold_c = models.DecimalField(
+        _("fever threshold (°C)"),
+        max_digits=4,
+        decimal_places=1,
+        default=Decimal("38.0"),
+        validators=[MinValueValidator(Decimal("37.0")), MaxValueValidator(Decimal("40.0"))],
+        help_text=_("A check-in at or above this temperature asks the family to call now."),
+    )
+    team_email = models.EmailField(
+        _("care team email"), blank=True, help_text=_("Gets an email when a family reports a warning sign.")
+    )
     nurses = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -263,6 +274,9 @@ class Procedure(models.Model):
     # family's acknowledgement of the fasting plan are tied to one version.
     version = models.PositiveIntegerField(_("version"), default=1)
     cancel_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
+    # On the day: minutes later (or, if negative, earlier) than first booked.
+    running_late_minutes = models.IntegerField(_("running late (minutes)"), default=0)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     # The anesthesiologist's exception: a longer fast than the policy for this one child.
     fasting_minimum_hours = models.DecimalField(
         _("longer fast (hours)"),
@@ -310,6 +324,10 @@ class Procedure(models.Model):
     @property
     def local_arrival(self) -> datetime:
         return self.location.localize(self.arrival_at)
+
+    @property
+    def local_ended(self) -> datetime | None:
+        return self.location.localize(self.ended_at) if self.ended_at else None
 
     def fasting_plan(self, policy: FastingPolicy | None = None) -> fasting.FastingPlan:
         return fasting.compute_fasting_plan(
@@ -536,3 +554,101 @@ class PreparedQuestion(models.Model):
 
     def __str__(self) -> str:
         return f"Question {self.pk}"
+
+
+# --- After the procedure: check-ins and warning signs -------------------------------------
+
+
+class TemperatureUnit(models.TextChoices):
+    CELSIUS = "C", _("°C")
+    FAHRENHEIT = "F", _("°F")
+
+
+class Pain(models.TextChoices):
+    NONE = "none", _("No pain")
+    BETTER = "better", _("Better than yesterday")
+    SAME = "same", _("About the same")
+    WORSE = "worse", _("Worse than yesterday")
+
+
+class SymptomField(models.TextChoices):
+    TEMPERATURE = "temperature", _("Temperature at or above the clinic's fever threshold")
+    CHILLS = "chills", _("Chills")
+    BLEEDING = "bleeding", _("Bleeding that does not stop after pressing")
+    REDNESS = "redness", _("Redness at the site")
+    SWELLING = "swelling", _("Swelling at the site")
+    OOZING = "oozing", _("Oozing at the site")
+    BAD_SMELL = "bad_smell", _("A bad smell at the site")
+    PAIN_WORSE = "pain_worse", _("Pain worse than yesterday")
+
+
+class RedFlagRule(Bilingual, models.Model):
+    """One warning sign that asks the family to call now and alerts the care team."""
+
+    code = models.SlugField(unique=True)
+    field = models.CharField(_("what it looks at"), max_length=16, choices=SymptomField.choices)
+    is_active = models.BooleanField(_("in use"), default=True)
+    label_en = models.CharField(_("what the family sees (English)"), max_length=160)
+    label_es = models.CharField(_("what the family sees (Spanish)"), max_length=160)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("warning sign rule")
+        verbose_name_plural = _("warning sign rules")
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def label(self) -> str:
+        return self.in_language("label")
+
+
+class SymptomReportQuerySet(models.QuerySet["SymptomReport"]):
+    def open_flags(self) -> SymptomReportQuerySet:
+        return self.filter(needs_attention=True, acknowledged_at__isnull=True)
+
+
+class SymptomReport(models.Model):
+    """A family's check-in after the procedure. The free text stays out of logs and emails."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="symptom_reports")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="symptom_reports")
+    temperature = models.DecimalField(_("temperature"), max_digits=4, decimal_places=1, null=True, blank=True)
+    temperature_unit = models.CharField(
+        _("unit"), max_length=1, choices=TemperatureUnit.choices, default=TemperatureUnit.FAHRENHEIT
+    )
+    temperature_c = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    chills = models.BooleanField(_("chills or shivering"), default=False)
+    bleeding = models.BooleanField(_("bleeding that has not stopped after pressing on it"), default=False)
+    redness = models.BooleanField(_("redness"), default=False)
+    swelling = models.BooleanField(_("swelling"), default=False)
+    oozing = models.BooleanField(_("oozing or fluid coming out"), default=False)
+    bad_smell = models.BooleanField(_("a bad smell"), default=False)
+    pain = models.CharField(_("pain compared with yesterday"), max_length=8, choices=Pain.choices, default=Pain.NONE)
+    notes = models.TextField(_("anything else"), max_length=1000, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    needs_attention = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SymptomReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
+        indexes = [
+            # The nurse dashboard: open warning signs, oldest first.
+            models.Index(
+                fields=["created_at"],
+                name="symptom_open_flags",
+                condition=Q(needs_attention=True, acknowledged_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Check-in {self.pk} for procedure {self.procedure_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from portal.models import Invitation, Role, User
 from reminders.models import Kind
@@ -165,4 +166,66 @@ def cancel_procedure(*, procedure: Procedure, reason: str, cancelled_by: User) -
     locked.save(update_fields=["status", "cancel_reason", "version", "updated_at"])
     sync_reminders(locked, event=Kind.CANCELLED)
     logger.info("procedure cancelled", extra={"procedure_id": locked.pk, "by": cancelled_by.pk})
+    return locked
+
+
+class DayOfError(ValueError):
+    """A day-of change that cannot apply (not today, not active, a time in the past)."""
+
+
+@transaction.atomic
+def mark_running_late(
+    *,
+    procedure: Procedure,
+    changed_by: User,
+    minutes: int | None = None,
+    new_start: datetime | None = None,
+) -> Procedure:
+    """Move today's start (and arrival) later, or earlier, and tell the family at once.
+
+    The fasting cut-offs move with the times, so a child may keep drinking
+    clear fluids for longer. A move earlier is allowed but announced loudly.
+    """
+    locked = Procedure.objects.select_for_update().select_related("location").get(pk=procedure.pk)
+    if not locked.is_active:
+        raise DayOfError("Only a scheduled procedure can run late.")
+    now = timezone.now()
+    today = timezone.localtime(now, locked.location.tz).date()
+    # Today, or tomorrow morning's list as it firms up the evening before.
+    if not today <= locked.local_start.date() <= today + dt.timedelta(days=1):
+        raise DayOfError("Running late is for the day of the procedure.")
+    if (minutes is None) == (new_start is None):
+        raise DayOfError("Give minutes or a new start time.")
+    shift = dt.timedelta(minutes=minutes) if minutes is not None else new_start - locked.scheduled_start
+    if locked.scheduled_start + shift <= now:
+        raise DayOfError("The new start time has already passed.")
+    locked.scheduled_start += shift
+    locked.arrival_at += shift
+    locked.running_late_minutes += int(shift.total_seconds() // 60)
+    locked.version += 1
+    locked.save()
+    sync_reminders(locked, event=Kind.DELAYED)
+    logger.info(
+        "procedure running late",
+        extra={"procedure_id": locked.pk, "minutes": int(shift.total_seconds() // 60), "by": changed_by.pk},
+    )
+    return locked
+
+
+@transaction.atomic
+def mark_done(*, procedure: Procedure, ended_at: datetime, done_by: User) -> Procedure:
+    """The procedure is over: aftercare reminders are planned from when it ended."""
+    locked = Procedure.objects.select_for_update().get(pk=procedure.pk)
+    if not locked.is_active:
+        raise DayOfError("Only a scheduled procedure can be marked done.")
+    if ended_at > timezone.now() + dt.timedelta(minutes=5):
+        raise DayOfError("The end time is in the future.")
+    if ended_at < locked.scheduled_start - dt.timedelta(hours=12):
+        raise DayOfError("The end time is long before the procedure started.")
+    locked.status = ProcedureStatus.COMPLETED
+    locked.ended_at = ended_at
+    locked.version += 1
+    locked.save()
+    sync_reminders(locked)
+    logger.info("procedure done", extra={"procedure_id": locked.pk, "by": done_by.pk})
     return locked

@@ -10,6 +10,10 @@ from . import views
 nurse_patterns = (
     [
         path("", views.procedure_list, name="procedure_list"),
+        path("dashboard/", views.dashboard, name="dashboard"),
+        path("procedures/<int:pk>/running-late/", views.procedure_running_late, name="procedure_running_late"),
+        path("procedures/<int:pk>/done/", views.procedure_done, name="procedure_done"),
+        path("check-ins/<int:pk>/acknowledge/", views.check_in_acknowledge, name="check_in_acknowledge"),
         path("procedures/<int:pk>/", views.procedure_detail, name="procedure_detail"),
         path("procedures/<int:pk>/edit/", views.procedure_edit, name="procedure_edit"),
         path("procedures/<int:pk>/cancel/", views.procedure_cancel, name="procedure_cancel"),
@@ -43,6 +47,7 @@ family_patterns = (
         path("procedures/<int:pk>/questions/print/", views.family_questions_print, name="questions_print"),
         path("procedures/<int:pk>/appointment.ics", views.family_calendar, name="calendar"),
         path("preferences/", reminder_views.preferences, name="preferences"),
+        path("procedures/<int:pk>/check-in/", views.family_check_in, name="check_in"),
     ],
     "family",
 )

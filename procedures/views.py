@@ -17,9 +17,33 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import calendar, fasting_display, readiness, services
-from .forms import CancelForm, GuardianForm, PatientForm, ProcedureFilterForm, ProcedureForm, QuestionsForm
-from .models import EducationPage, FastingPolicy, Guardian, Location, PageView, Patient, PreparedQuestion, Procedure
+from portal.forms import posted
+
+from . import aftercare, calendar, fasting_display, readiness, services
+from . import dashboard as dashboard_queries
+from .forms import (
+    CancelForm,
+    CheckInForm,
+    DoneForm,
+    GuardianForm,
+    PatientForm,
+    ProcedureFilterForm,
+    ProcedureForm,
+    QuestionsForm,
+    RunningLateForm,
+)
+from .models import (
+    EducationPage,
+    FastingPolicy,
+    Guardian,
+    Location,
+    PageView,
+    Patient,
+    PreparedQuestion,
+    Procedure,
+    ProcedureStatus,
+    SymptomReport,
+)
 
 PAGE_SIZE = 25
 
@@ -108,7 +132,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def patient_create(request: HttpRequest) -> HttpResponse:
-    form = PatientForm(request.POST or None, user=request.user)
+    form = PatientForm(posted(request), user=request.user)
     if request.method == "POST" and form.is_valid():
         patient = form.save()
         messages.success(request, _("Child added. Next, add a parent or guardian."))
@@ -120,7 +144,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
-    form = PatientForm(request.POST or None, instance=patient, user=request.user)
+    form = PatientForm(posted(request), instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, _("Changes saved."))
@@ -146,7 +170,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def guardian_add(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
-    form = GuardianForm(request.POST or None, initial={"language": patient.preferred_language})
+    form = GuardianForm(posted(request), initial={"language": patient.preferred_language})
     if request.method == "POST" and form.is_valid():
         try:
             result = services.add_guardian(patient=patient, added_by=request.user, **form.cleaned_data)
@@ -201,7 +225,7 @@ def guardian_resend_invitation(request: HttpRequest, pk: int) -> HttpResponse:
 def procedure_create(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("location"), pk=pk)
     initial = {"location": patient.location}
-    form = ProcedureForm(request.POST or None, user=request.user, initial=initial, submit_label=_("Schedule"))
+    form = ProcedureForm(posted(request), user=request.user, initial=initial, submit_label=_("Schedule"))
     if request.method == "POST" and form.is_valid():
         procedure = services.schedule_procedure(patient=patient, scheduled_by=request.user, **form.procedure_fields())
         messages.success(request, _("Procedure scheduled."))
@@ -224,10 +248,17 @@ def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for guardian in guardians:
         guardian.checklist = readiness.checklist(procedure=procedure, user=guardian.user)
     reminders = procedure.reminders.select_related("guardian__user").order_by("due_at", "pk")
+    reports = procedure.symptom_reports.select_related("user", "acknowledged_by")
     return render(
         request,
         "procedures/nurse/procedure_detail.html",
-        {"procedure": procedure, "guardians": guardians, "reminders": reminders, **_fasting_context(procedure)},
+        {
+            "procedure": procedure,
+            "guardians": guardians,
+            "reminders": reminders,
+            "reports": reports,
+            **_fasting_context(procedure),
+        },
     )
 
 
@@ -239,7 +270,7 @@ def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("A cancelled or completed procedure cannot be changed."))
         return redirect("nurse:procedure_detail", pk=procedure.pk)
     form = ProcedureForm(
-        request.POST or None,
+        posted(request),
         user=request.user,
         initial=ProcedureForm.initial_for(procedure),
         submit_label=_("Save changes"),
@@ -266,7 +297,7 @@ def procedure_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if not procedure.is_active:
         messages.info(request, _("This procedure is not active."))
         return redirect("nurse:procedure_detail", pk=procedure.pk)
-    form = CancelForm(request.POST or None)
+    form = CancelForm(posted(request))
     if request.method == "POST" and form.is_valid():
         services.cancel_procedure(procedure=procedure, reason=form.cleaned_data["reason"], cancelled_by=request.user)
         messages.success(request, _("Procedure cancelled."))
@@ -294,11 +325,15 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
         procedure.cutoff_lines = [fasting_display.describe(cutoff) for cutoff in procedure.plan.cutoffs]
     pages = readiness.education_pages()
     children = Patient.objects.visible_to(request.user).order_by("first_name")
+    recent = _procedures_for(request.user).filter(
+        status=ProcedureStatus.COMPLETED, ended_at__gte=timezone.now() - dt.timedelta(days=3)
+    )
     return render(
         request,
         "procedures/family/dashboard.html",
         {
             "procedures": procedures,
+            "recent": recent,
             "children": children,
             "pages_total": pages.count(),
             "pages_read": PageView.objects.filter(user=request.user, page__in=pages).count(),
@@ -386,7 +421,7 @@ def family_confirm_contact(request: HttpRequest, pk: int) -> HttpResponse:
 def family_questions(request: HttpRequest, pk: int) -> HttpResponse:
     procedure = _family_procedure(request, pk)
     saved = PreparedQuestion.objects.filter(procedure=procedure, user=request.user)
-    form = QuestionsForm(request.POST or None, initial={"standard": [q.standard_key for q in saved if q.standard_key]})
+    form = QuestionsForm(posted(request), initial={"standard": [q.standard_key for q in saved if q.standard_key]})
     if request.method == "POST" and form.is_valid():
         readiness.save_questions(
             procedure=procedure,
@@ -489,3 +524,116 @@ def learn_step(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             "next_page": following,
         },
     )
+
+
+# --- The day itself and after it -------------------------------------------------------
+
+
+@care_team_required
+@require_http_methods(["GET", "POST"])
+def procedure_running_late(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _nurse_procedure(request, pk)
+    form = RunningLateForm(posted(request), procedure=procedure)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.mark_running_late(
+                procedure=procedure,
+                changed_by=request.user,
+                minutes=form.cleaned_data.get("minutes"),
+                new_start=form.cleaned_data.get("new_start"),
+            )
+        except services.DayOfError as error:
+            form.add_error(None, _translate_day_of(error))
+        else:
+            messages.success(request, _("The family has been told the new times."))
+            return redirect("nurse:procedure_detail", pk=procedure.pk)
+    return render(
+        request,
+        "procedures/nurse/form.html",
+        {"form": form, "title": _("Running late"), "patient": procedure.patient, "procedure": procedure},
+    )
+
+
+@care_team_required
+@require_http_methods(["GET", "POST"])
+def procedure_done(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _nurse_procedure(request, pk)
+    now_local = timezone.localtime(timezone.now(), procedure.location.tz)
+    initial = {"ended_time": now_local.time().replace(second=0, microsecond=0)}
+    form = DoneForm(posted(request), procedure=procedure, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.mark_done(procedure=procedure, ended_at=form.cleaned_data["ended_time"], done_by=request.user)
+        except services.DayOfError as error:
+            form.add_error(None, _translate_day_of(error))
+        else:
+            messages.success(request, _("Marked as done. Aftercare messages are planned from the end time."))
+            return redirect("nurse:procedure_detail", pk=procedure.pk)
+    return render(
+        request,
+        "procedures/nurse/form.html",
+        {"form": form, "title": _("Mark as done"), "patient": procedure.patient, "procedure": procedure},
+    )
+
+
+def _translate_day_of(error: Exception) -> str:
+    return {
+        "Only a scheduled procedure can run late.": _("Only a scheduled procedure can run late."),
+        "Running late is for the day of the procedure.": _(
+            "Running late is for today's and tomorrow's procedures. To move another one, use Edit or reschedule."
+        ),
+        "The new start time has already passed.": _("The new start time has already passed."),
+        "Only a scheduled procedure can be marked done.": _("Only a scheduled procedure can be marked done."),
+        "The end time is in the future.": _("The end time cannot be in the future."),
+    }.get(str(error), str(error))
+
+
+@care_team_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    locations = list(Location.objects.visible_to(request.user))
+    if not locations:
+        return render(request, "procedures/nurse/dashboard.html", {"board": None, "locations": []})
+    chosen = next((loc for loc in locations if str(loc.pk) == request.GET.get("location")), locations[0])
+    now = timezone.now()
+    try:
+        day = dt.date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        day = timezone.localtime(now, chosen.tz).date()
+    board = dashboard_queries.build(location=chosen, day=day, now=now, pages=request.GET)
+    base_query = urlencode({"location": chosen.pk, "day": day.isoformat()})
+    return render(
+        request,
+        "procedures/nurse/dashboard.html",
+        {"board": board, "locations": locations, "base_query": base_query, "next_day": day + dt.timedelta(days=1)},
+    )
+
+
+@care_team_required
+@require_POST
+def check_in_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(
+        SymptomReport.objects.filter(procedure__in=Procedure.objects.visible_to(request.user)), pk=pk
+    )
+    if aftercare.acknowledge(report=report, by=request.user):
+        messages.success(request, _("Acknowledged. Thank you for following up."))
+    else:
+        messages.info(request, _("Someone has already acknowledged this report."))
+    return redirect(reverse("nurse:dashboard") + f"?location={report.procedure.location_id}")
+
+
+@guardian_required
+@require_http_methods(["GET", "POST"])
+def family_check_in(request: HttpRequest, pk: int) -> HttpResponse:
+    procedure = _family_procedure(request, pk)
+    opened = procedure.status == "completed" or procedure.scheduled_start <= timezone.now()
+    if not opened or procedure.status == "cancelled":
+        return render(request, "procedures/family/check_in_closed.html", {"procedure": procedure})
+    form = CheckInForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        hits = aftercare.record_check_in(procedure=procedure, user=request.user, report=form.save(commit=False))
+        return render(
+            request,
+            "procedures/family/check_in_result.html",
+            {"procedure": procedure, "hits": hits},
+        )
+    return render(request, "procedures/family/check_in.html", {"procedure": procedure, "form": form})

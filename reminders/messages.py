@@ -29,6 +29,7 @@ def _subject(kind: str, name: str) -> str:
         Kind.CONFIRMATION: _("%(name)s's appointment is booked"),
         Kind.CHANGED: _("%(name)s's appointment has changed"),
         Kind.CANCELLED: _("%(name)s's appointment is cancelled"),
+        Kind.DELAYED: _("%(name)s's procedure time has changed today"),
         Kind.FASTING_EVENING: _("Tomorrow: when %(name)s must stop eating and drinking"),
         Kind.FASTING_MORNING: _("Today: %(name)s's last drinks and arrival time"),
         Kind.AFTERCARE_EVENING: _("Caring for %(name)s tonight"),
@@ -59,6 +60,10 @@ def render(reminder: Reminder, *, now: datetime | None = None) -> Message:
             "lines": [fasting_display.describe(c) for c in cutoffs],
             "clear_until": fasting_display.clock(clear.at) if clear else "",
             "link": settings.SITE_URL + reverse("family:procedure", args=[procedure.pk]),
+            "check_in_link": settings.SITE_URL + reverse("family:check_in", args=[procedure.pk]),
+            "start": fasting_display.clock(procedure.local_start),
+            "late_minutes": abs(procedure.running_late_minutes),
+            "earlier": procedure.running_late_minutes < 0,
         }
         body = render_to_string(f"reminders/messages/{reminder.kind}.txt", context).strip()
         body = "\n".join(line.strip() for line in body.splitlines() if line.strip())

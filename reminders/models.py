@@ -17,6 +17,7 @@ class Kind(models.TextChoices):
     CONFIRMATION = "confirmation", _("Appointment booked")
     CHANGED = "changed", _("Appointment changed")
     CANCELLED = "cancelled", _("Appointment cancelled")
+    DELAYED = "delayed", _("Running late")
     FASTING_EVENING = "fasting_evening", _("Fasting, evening before")
     FASTING_MORNING = "fasting_morning", _("Fasting, morning of")
     AFTERCARE_EVENING = "aftercare_evening", _("Aftercare, same evening")

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from procedures.fasting import Item
-from procedures.models import FastingPolicy, Guardian, Location, Procedure
+from procedures.models import FastingPolicy, Guardian, Location, Procedure, ProcedureStatus
 
 from .models import OPEN_STATUSES, Channel, Kind, Reminder, Status
 
 # Sent whenever they help, even inside quiet hours.
-TIME_CRITICAL = {Kind.CHANGED, Kind.CANCELLED, Kind.FASTING_EVENING, Kind.FASTING_MORNING}
+TIME_CRITICAL = {Kind.CHANGED, Kind.CANCELLED, Kind.DELAYED, Kind.FASTING_EVENING, Kind.FASTING_MORNING}
 MORNING_LEAD = dt.timedelta(hours=1)
 EVENING_LEAD = dt.timedelta(hours=1)
 EXPECTED_LENGTH = dt.timedelta(hours=2)
@@ -60,7 +60,13 @@ def _hold(kind: Kind, moment: dt.datetime, location: Location) -> dt.datetime:
 
 
 def planned_reminders(procedure: Procedure, *, policy: FastingPolicy | None = None) -> list[Planned]:
-    """The dated reminders of an active procedure's current version."""
+    """The dated reminders of a procedure's current version.
+
+    Before the day: fasting reminders, and aftercare from the expected end.
+    Once a nurse marks it done: aftercare from when it really ended.
+    """
+    if procedure.status == ProcedureStatus.COMPLETED and procedure.ended_at:
+        return _aftercare(procedure, procedure.ended_at)
     if not procedure.is_active:
         return []
     location = procedure.location
@@ -76,18 +82,23 @@ def planned_reminders(procedure: Procedure, *, policy: FastingPolicy | None = No
         morning = last.at - MORNING_LEAD
         if morning > planned[0].due_at:
             planned.append(Planned(Kind.FASTING_MORNING, morning, last.at))
+    return planned + _aftercare(procedure, procedure.scheduled_start + EXPECTED_LENGTH)
 
-    ended = procedure.scheduled_start + EXPECTED_LENGTH
-    evening = max(local_at(start_day, location.evening_reminder_time, location), ended + dt.timedelta(hours=1))
+
+def _aftercare(procedure: Procedure, ended: dt.datetime) -> list[Planned]:
+    location = procedure.location
+    end_day = ended.astimezone(location.tz).date()
+    evening = max(local_at(end_day, location.evening_reminder_time, location), ended + dt.timedelta(hours=1))
     evening = _hold(Kind.AFTERCARE_EVENING, evening, location)
-    planned.append(Planned(Kind.AFTERCARE_EVENING, evening, evening + dt.timedelta(hours=12)))
     next_day = _hold(
         Kind.AFTERCARE_NEXT_DAY,
-        local_at(start_day + dt.timedelta(days=1), AFTERCARE_CHECK_IN, location),
+        local_at(end_day + dt.timedelta(days=1), AFTERCARE_CHECK_IN, location),
         location,
     )
-    planned.append(Planned(Kind.AFTERCARE_NEXT_DAY, next_day, next_day + dt.timedelta(hours=24)))
-    return planned
+    return [
+        Planned(Kind.AFTERCARE_EVENING, evening, evening + dt.timedelta(hours=12)),
+        Planned(Kind.AFTERCARE_NEXT_DAY, next_day, next_day + dt.timedelta(hours=24)),
+    ]
 
 
 def _event(kind: Kind, procedure: Procedure, now: dt.datetime) -> Planned:

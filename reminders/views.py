@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.forms import posted
 from portal.models import Role, User
 from procedures.models import Guardian, Procedure
 from procedures.views import care_team_required, guardian_required
@@ -69,7 +70,7 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     guardian = get_object_or_404(Guardian.objects.select_related("user"), user=request.user)
-    form = PreferencesForm(request.POST or None, guardian=guardian, initial=PreferencesForm.initial_for(guardian))
+    form = PreferencesForm(posted(request), guardian=guardian, initial=PreferencesForm.initial_for(guardian))
     if request.method == "POST" and form.is_valid():
         save_preferences(guardian=guardian, data=form.cleaned_data, consent_text=str(SMS_CONSENT_TEXT))
         messages.success(request, _("Your choices are saved."))

@@ -13,8 +13,10 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import timezone
 
 from portal.models import Role
+from procedures.models import Guardian
 
 from .factories import GuardianFactory, LocationFactory, PatientFactory, ProcedureFactory, UserFactory
 
@@ -37,10 +39,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture
 def education_content(transactional_db: None) -> None:
-    """Transactional tests flush the database, and with it the pages the migrations ship."""
-    from procedures import content_loader, models
+    """Transactional tests flush the database, and with it the pages and rules the migrations ship."""
+    from procedures import content_loader, models, warning_signs
 
     content_loader.load_content(content_loader.BONE_MARROW_FILE, models=models)
+    warning_signs.add_default_rules(models.RedFlagRule)
 
 
 @pytest.fixture
@@ -119,3 +122,13 @@ def other_patient(location, other_guardian):
 @pytest.fixture
 def other_procedure(other_patient):
     return ProcedureFactory(patient=other_patient)
+
+
+@pytest.fixture
+def texting_guardian(guardian: Guardian) -> Guardian:
+    guardian.sms_enabled = True
+    guardian.sms_consent_at = timezone.now()
+    guardian.sms_consent_text = "I agree."
+    guardian.sms_consent_by = guardian.user
+    guardian.save()
+    return guardian

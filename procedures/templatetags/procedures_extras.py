@@ -27,3 +27,8 @@ def family_markup(value: str) -> SafeString:
 def clinic_time(value: datetime | None, location: Location) -> datetime | None:
     """A stored UTC time on the clinic's wall clock."""
     return location.localize(value) if value else None
+
+
+@register.filter
+def absolute(value: int) -> int:
+    return abs(value)

@@ -55,6 +55,14 @@ def test_family_pages_have_no_serious_accessibility_violations(
 ):
     start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     procedure = ProcedureFactory(patient=patient, scheduled_start=start, arrival_at=start - dt.timedelta(hours=1))
+    ended = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    finished = ProcedureFactory(
+        patient=patient,
+        scheduled_start=ended - dt.timedelta(hours=1),
+        arrival_at=ended - dt.timedelta(hours=2),
+        status="completed",
+        ended_at=ended,
+    )
     _, token = Invitation.issue(user=guardian.user, created_by=None)
     axe = Axe()
     page = new_page(viewport)
@@ -75,10 +83,16 @@ def test_family_pages_have_no_serious_accessibility_violations(
     page.locator("#id_password").fill(PASSWORD)
     page.locator("#submit-id-submit").click()
     page.wait_for_url(base + reverse("family:dashboard"))
-    for url in _family_urls(procedure):
+    for url in [*_family_urls(procedure), reverse("family:check_in", args=[finished.pk])]:
         page.goto(base + url)
         assert page.locator("html").get_attribute("lang") == language, url
         found[url] = _violations(axe, page)
+    # The call-now screen, after a check-in with a fever.
+    page.locator("#id_temperature").fill("39.2")
+    page.locator("input[name=temperature_unit][value=C]").check()
+    page.locator("form [type=submit][name=submit]").click()
+    page.locator(".call-now").wait_for()
+    found["call-now"] = _violations(axe, page)
     screenshot(page, f"a11y-last-{language}-{viewport['width']}")
     problems = {url: v for url, v in found.items() if v}
     assert not problems, problems

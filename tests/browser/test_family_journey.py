@@ -92,6 +92,9 @@ def test_demo_guardian_gets_ready_and_the_nurse_sees_it(live_server, new_page, s
 
     nurse = new_page(DESKTOP)
     _log_in(nurse, base, "nurse@example.org")
+    dashboard_row = nurse.locator("tr", has_text="Mia Rivera")
+    assert "Fasting confirmed" in dashboard_row.inner_text()
+    nurse.goto(base + "/nurse/")
     row = nurse.locator("tr", has_text="DEMO-1001")
     assert "Fasting confirmed" in row.inner_text()
     assert "Pages 1/9" in row.inner_text()

@@ -27,6 +27,8 @@ def test_nurse_schedules_and_invites_then_guardian_sees_the_appointment(live_ser
     base = live_server.url
     nurse_page = new_page()
     _log_in(nurse_page, base, nurse.email)
+    nurse_page.get_by_role("heading", name="Who needs me?").wait_for()
+    nurse_page.get_by_role("link", name="Procedures", exact=True).click()
     nurse_page.get_by_role("heading", name="Upcoming procedures").wait_for()
 
     nurse_page.get_by_role("link", name="Add a child").first.click()

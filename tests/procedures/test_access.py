@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from procedures.models import Guardian, Patient, PreparedQuestion, Procedure
+from procedures.models import Guardian, Patient, PreparedQuestion, Procedure, SymptomReport
 from reminders.models import Reminder
 
 # Pages anyone may open.
@@ -36,6 +36,7 @@ POST_ONLY = {
     "family:confirm_contact",
     "family:question_delete",
     "nurse:reminder_resend",
+    "nurse:check_in_acknowledge",
 }
 
 # Which object a URL's pk points at, by the name of the page.
@@ -59,6 +60,10 @@ OBJECT_OF = {
     "family:questions_print": Procedure,
     "family:calendar": Procedure,
     "nurse:reminder_resend": Reminder,
+    "nurse:procedure_running_late": Procedure,
+    "nurse:procedure_done": Procedure,
+    "nurse:check_in_acknowledge": SymptomReport,
+    "family:check_in": Procedure,
 }
 
 
@@ -89,7 +94,9 @@ def _objects(procedure: Procedure) -> dict:
         valid_until=procedure.scheduled_start,
         procedure_version=procedure.version,
     )
+    report = SymptomReport.objects.create(procedure=procedure, user=guardian.user, needs_attention=True)
     return {
+        SymptomReport: report.pk,
         Procedure: procedure.pk,
         Patient: procedure.patient.pk,
         Guardian: guardian.pk,

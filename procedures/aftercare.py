@@ -1,0 +1,81 @@
+"""Check-ins after the procedure and the warning signs that need the care team now."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.models import User
+
+from .models import Location, Procedure, RedFlagRule, SymptomField, SymptomReport, TemperatureUnit
+
+logger = logging.getLogger(__name__)
+
+
+def to_celsius(value: Decimal, unit: str) -> Decimal:
+    if unit == TemperatureUnit.FAHRENHEIT:
+        return ((value - 32) * 5 / 9).quantize(Decimal("0.1"))
+    return value.quantize(Decimal("0.1"))
+
+
+def triggered(report: SymptomReport, rules: Iterable[RedFlagRule], location: Location) -> list[RedFlagRule]:
+    """The active rules this report meets. Pure: no database access."""
+    hits = []
+    for rule in rules:
+        if not rule.is_active:
+            continue
+        if rule.field == SymptomField.TEMPERATURE:
+            hit = report.temperature_c is not None and report.temperature_c >= location.fever_threshold_c
+        elif rule.field == SymptomField.PAIN_WORSE:
+            hit = report.pain == "worse"
+        else:
+            hit = bool(getattr(report, rule.field))
+        if hit:
+            hits.append(rule)
+    return hits
+
+
+@transaction.atomic
+def record_check_in(*, procedure: Procedure, user: User, report: SymptomReport) -> list[RedFlagRule]:
+    report.procedure = procedure
+    report.user = user
+    if report.temperature is not None:
+        report.temperature_c = to_celsius(report.temperature, report.temperature_unit)
+    hits = triggered(report, RedFlagRule.objects.filter(is_active=True), procedure.location)
+    report.flags = [rule.code for rule in hits]
+    report.needs_attention = bool(hits)
+    report.save()
+    logger.info(
+        "check-in recorded",
+        extra={"procedure_id": procedure.pk, "report_id": report.pk, "needs_attention": report.needs_attention},
+    )
+    if hits and procedure.location.team_email:
+        transaction.on_commit(lambda: _alert_team(report, procedure))
+    return hits
+
+
+def _alert_team(report: SymptomReport, procedure: Procedure) -> None:
+    # The email names no child and carries no free text: the link leads to the details behind a login.
+    link = settings.SITE_URL + reverse("nurse:dashboard") + f"?location={procedure.location_id}"
+    body = (
+        "A family reported a warning sign after a procedure and was asked to call the clinic.\n"
+        f"Warning signs: {', '.join(report.flags)}\n"
+        f"Reported at: {timezone.localtime(report.created_at, procedure.location.tz):%Y-%m-%d %H:%M %Z}\n"
+        f"Open the dashboard: {link}\n"
+    )
+    send_mail("Marrow Ready: a family reported a warning sign", body, None, [procedure.location.team_email])
+
+
+@transaction.atomic
+def acknowledge(*, report: SymptomReport, by: User) -> bool:
+    updated = SymptomReport.objects.filter(pk=report.pk, acknowledged_at__isnull=True).update(
+        acknowledged_by=by, acknowledged_at=timezone.now()
+    )
+    return updated == 1

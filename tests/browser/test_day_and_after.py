@@ -1,0 +1,92 @@
+"""The day and after it, in Chromium: running late, then done, then a warning sign reaches the nurse."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from procedures.models import Procedure, Sedation
+
+from .conftest import DESKTOP, PHONE, screenshot
+
+pytestmark = [pytest.mark.browser]
+DEMO_PASSWORD = "marrow-demo-2026"
+
+
+def _log_in(page, base: str, email: str) -> None:
+    page.goto(base + "/accounts/login/")
+    page.locator("#id_username").fill(email)
+    page.locator("#id_password").fill(DEMO_PASSWORD)
+    page.locator("#submit-id-submit").click()
+
+
+@pytest.fixture
+def demo(settings, django_capture_on_commit_callbacks):
+    settings.DEBUG = True
+    call_command("load_demo_data")
+    settings.DEBUG = False
+    return Procedure.objects.get(patient__mrn="DEMO-1001", sedation=Sedation.GENERAL)
+
+
+def test_running_late_45_minutes_reaches_the_family(live_server, new_page, demo):
+    base = live_server.url
+    clear_before = demo.fasting_plan().cutoffs[-1].at
+    expected = (clear_before + dt.timedelta(minutes=45)).strftime("%-I:%M %p")
+
+    nurse = new_page(DESKTOP)
+    _log_in(nurse, base, "nurse@example.org")
+    nurse.goto(base + f"/nurse/procedures/{demo.pk}/")
+    nurse.get_by_role("link", name="Running late").click()
+    nurse.get_by_label("Running late by (minutes)").fill("45")
+    nurse.get_by_role("button", name="Tell the family").click()
+    nurse.get_by_text("The family has been told the new times.").wait_for()
+    call_command("dispatch_reminders", "--once", "--send-here")
+
+    nurse.goto(base + "/nurse/outbox/")
+    text = nurse.locator("main").inner_text()
+    assert f"may keep drinking clear fluids until {expected}" in text
+    screenshot(nurse, "late-outbox")
+
+    parent = new_page(PHONE)
+    _log_in(parent, base, "parent@example.org")
+    parent.goto(base + f"/family/procedures/{demo.pk}/")
+    main = parent.locator("main").inner_text()
+    assert "Running about 45 minutes late" in main
+    assert f"No clear fluids after {expected}" in main
+    screenshot(parent, "late-family-phone")
+
+
+def test_done_then_a_fever_shows_call_now_and_the_nurse_acknowledges(live_server, new_page, demo):
+    base = live_server.url
+    after_start = demo.scheduled_start + dt.timedelta(hours=1)
+    with time_machine.travel(after_start, tick=True):
+        nurse = new_page(DESKTOP)
+        _log_in(nurse, base, "nurse@example.org")
+        nurse.goto(base + f"/nurse/procedures/{demo.pk}/")
+        nurse.get_by_role("link", name="Mark as done").click()
+        nurse.get_by_role("button", name="Mark as done").click()
+        nurse.get_by_text("Marked as done").wait_for()
+
+        parent = new_page(PHONE)
+        _log_in(parent, base, "parent@example.org")
+        parent.get_by_role("link", name="How is Mia doing?").click()
+        parent.get_by_label("Temperature, if you took it").fill("38.6")
+        parent.get_by_label("°C").check()
+        parent.get_by_role("button", name="Send").click()
+        parent.get_by_role("heading", name="Call your care team now").wait_for()
+        call = parent.get_by_role("link", name="Call (312) 555-0100")
+        assert call.get_attribute("href") == "tel:+13125550100"
+        assert parent.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(parent, "call-now-phone")
+
+        nurse.goto(base + "/nurse/dashboard/")
+        first_flag = nurse.locator("#h-flags ~ .alert-danger").first
+        assert "Mia Rivera" in first_flag.inner_text()
+        screenshot(nurse, "dashboard-flag")
+        first_flag.get_by_role("button", name="I am dealing with it").click()
+        nurse.get_by_text("Acknowledged. Thank you for following up.").wait_for()
+        assert "acknowledged by Nora Quinn" in nurse.locator("main").inner_text()
+        screenshot(nurse, "dashboard-acknowledged")
