@@ -50,28 +50,24 @@ PAGE_SIZE = 25
 View = Callable[..., HttpResponse]
 
 
-def care_team_required(view: View) -> View:
-    """Staff pages. Anyone else gets the same 404 as for a missing page."""
+def _only(allowed: Callable[[Any], bool]) -> Callable[[View], View]:
+    """Pages for one side of the portal. Anyone else gets the same 404 as for a missing page."""
 
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_care_team:
-            raise Http404
-        return view(request, *args, **kwargs)
+    def decorator(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not allowed(request.user):
+                raise Http404
+            return view(request, *args, **kwargs)
 
-    return wrapped
+        return wrapped
+
+    return decorator
 
 
-def guardian_required(view: View) -> View:
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_guardian:
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapped
+care_team_required = _only(lambda user: user.is_care_team)
+guardian_required = _only(lambda user: user.is_guardian)
 
 
 def _procedures_for(user: Any) -> Any:
