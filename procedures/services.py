@@ -14,6 +14,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from portal.models import Invitation, Role, User
 from reminders.models import Kind
@@ -170,7 +171,7 @@ def cancel_procedure(*, procedure: Procedure, reason: str, cancelled_by: User) -
 
 
 class DayOfError(ValueError):
-    """A day-of change that cannot apply (not today, not active, a time in the past)."""
+    """A day-of change that cannot apply; the message is for the nurse, in their language."""
 
 
 @transaction.atomic
@@ -188,17 +189,19 @@ def mark_running_late(
     """
     locked = Procedure.objects.select_for_update().select_related("location").get(pk=procedure.pk)
     if not locked.is_active:
-        raise DayOfError("Only a scheduled procedure can run late.")
+        raise DayOfError(_("Only a scheduled procedure can run late."))
     now = timezone.now()
     today = timezone.localtime(now, locked.location.tz).date()
     # Today, or tomorrow morning's list as it firms up the evening before.
     if not today <= locked.local_start.date() <= today + dt.timedelta(days=1):
-        raise DayOfError("Running late is for the day of the procedure.")
+        raise DayOfError(
+            _("Running late is for today's and tomorrow's procedures. To move another one, use Edit or reschedule.")
+        )
     if (minutes is None) == (new_start is None):
-        raise DayOfError("Give minutes or a new start time.")
+        raise DayOfError(_("Give either the minutes late or the new start time, not both."))
     shift = dt.timedelta(minutes=minutes) if minutes is not None else new_start - locked.scheduled_start
     if locked.scheduled_start + shift <= now:
-        raise DayOfError("The new start time has already passed.")
+        raise DayOfError(_("The new start time has already passed."))
     locked.scheduled_start += shift
     locked.arrival_at += shift
     locked.running_late_minutes += int(shift.total_seconds() // 60)
@@ -217,11 +220,11 @@ def mark_done(*, procedure: Procedure, ended_at: datetime, done_by: User) -> Pro
     """The procedure is over: aftercare reminders are planned from when it ended."""
     locked = Procedure.objects.select_for_update().get(pk=procedure.pk)
     if not locked.is_active:
-        raise DayOfError("Only a scheduled procedure can be marked done.")
+        raise DayOfError(_("Only a scheduled procedure can be marked done."))
     if ended_at > timezone.now() + dt.timedelta(minutes=5):
-        raise DayOfError("The end time is in the future.")
+        raise DayOfError(_("The end time cannot be in the future."))
     if ended_at < locked.scheduled_start - dt.timedelta(hours=12):
-        raise DayOfError("The end time is long before the procedure started.")
+        raise DayOfError(_("The end time is before the procedure started."))
     locked.status = ProcedureStatus.COMPLETED
     locked.ended_at = ended_at
     locked.version += 1

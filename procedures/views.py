@@ -70,6 +70,14 @@ care_team_required = _only(lambda user: user.is_care_team)
 guardian_required = _only(lambda user: user.is_guardian)
 
 
+def _form_page(
+    request: HttpRequest, form: Any, title: str, *, patient: Patient | None = None, procedure: Procedure | None = None
+) -> HttpResponse:
+    """The nurse's form pages share one template: breadcrumbs, a title and the form."""
+    context = {"form": form, "title": title, "patient": patient, "procedure": procedure}
+    return render(request, "procedures/nurse/form.html", context)
+
+
 def _procedures_for(user: Any) -> Any:
     return Procedure.objects.visible_to(user).select_related("patient", "location")
 
@@ -133,7 +141,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         patient = form.save()
         messages.success(request, _("Child added. Next, add a parent or guardian."))
         return redirect("nurse:patient_detail", pk=patient.pk)
-    return render(request, "procedures/nurse/form.html", {"form": form, "title": _("Add a child")})
+    return _form_page(request, form, _("Add a child"))
 
 
 @care_team_required
@@ -145,7 +153,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form.save()
         messages.success(request, _("Changes saved."))
         return redirect("nurse:patient_detail", pk=patient.pk)
-    return render(request, "procedures/nurse/form.html", {"form": form, "title": _("Edit child"), "patient": patient})
+    return _form_page(request, form, _("Edit child"), patient=patient)
 
 
 @care_team_required
@@ -181,11 +189,7 @@ def guardian_add(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("This person already has an account and is now linked to this child."))
             return redirect("nurse:patient_detail", pk=patient.pk)
-    return render(
-        request,
-        "procedures/nurse/form.html",
-        {"form": form, "title": _("Add a parent or guardian"), "patient": patient},
-    )
+    return _form_page(request, form, _("Add a parent or guardian"), patient=patient)
 
 
 @care_team_required
@@ -226,11 +230,7 @@ def procedure_create(request: HttpRequest, pk: int) -> HttpResponse:
         procedure = services.schedule_procedure(patient=patient, scheduled_by=request.user, **form.procedure_fields())
         messages.success(request, _("Procedure scheduled."))
         return redirect("nurse:procedure_detail", pk=procedure.pk)
-    return render(
-        request,
-        "procedures/nurse/form.html",
-        {"form": form, "title": _("Schedule a procedure"), "patient": patient},
-    )
+    return _form_page(request, form, _("Schedule a procedure"), patient=patient)
 
 
 def _nurse_procedure(request: HttpRequest, pk: int) -> Procedure:
@@ -279,11 +279,7 @@ def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Changes saved."))
         return redirect("nurse:procedure_detail", pk=procedure.pk)
-    return render(
-        request,
-        "procedures/nurse/form.html",
-        {"form": form, "title": _("Edit or reschedule"), "patient": procedure.patient, "procedure": procedure},
-    )
+    return _form_page(request, form, _("Edit or reschedule"), patient=procedure.patient, procedure=procedure)
 
 
 @care_team_required
@@ -298,11 +294,7 @@ def procedure_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         services.cancel_procedure(procedure=procedure, reason=form.cleaned_data["reason"], cancelled_by=request.user)
         messages.success(request, _("Procedure cancelled."))
         return redirect("nurse:procedure_detail", pk=procedure.pk)
-    return render(
-        request,
-        "procedures/nurse/form.html",
-        {"form": form, "title": _("Cancel procedure"), "patient": procedure.patient, "procedure": procedure},
-    )
+    return _form_page(request, form, _("Cancel procedure"), patient=procedure.patient, procedure=procedure)
 
 
 # --- Family side ----------------------------------------------------------------
@@ -539,15 +531,11 @@ def procedure_running_late(request: HttpRequest, pk: int) -> HttpResponse:
                 new_start=form.cleaned_data.get("new_start"),
             )
         except services.DayOfError as error:
-            form.add_error(None, _translate_day_of(error))
+            form.add_error(None, str(error))
         else:
             messages.success(request, _("The family has been told the new times."))
             return redirect("nurse:procedure_detail", pk=procedure.pk)
-    return render(
-        request,
-        "procedures/nurse/form.html",
-        {"form": form, "title": _("Running late"), "patient": procedure.patient, "procedure": procedure},
-    )
+    return _form_page(request, form, _("Running late"), patient=procedure.patient, procedure=procedure)
 
 
 @care_team_required
@@ -561,27 +549,11 @@ def procedure_done(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.mark_done(procedure=procedure, ended_at=form.cleaned_data["ended_time"], done_by=request.user)
         except services.DayOfError as error:
-            form.add_error(None, _translate_day_of(error))
+            form.add_error(None, str(error))
         else:
             messages.success(request, _("Marked as done. Aftercare messages are planned from the end time."))
             return redirect("nurse:procedure_detail", pk=procedure.pk)
-    return render(
-        request,
-        "procedures/nurse/form.html",
-        {"form": form, "title": _("Mark as done"), "patient": procedure.patient, "procedure": procedure},
-    )
-
-
-def _translate_day_of(error: Exception) -> str:
-    return {
-        "Only a scheduled procedure can run late.": _("Only a scheduled procedure can run late."),
-        "Running late is for the day of the procedure.": _(
-            "Running late is for today's and tomorrow's procedures. To move another one, use Edit or reschedule."
-        ),
-        "The new start time has already passed.": _("The new start time has already passed."),
-        "Only a scheduled procedure can be marked done.": _("Only a scheduled procedure can be marked done."),
-        "The end time is in the future.": _("The end time cannot be in the future."),
-    }.get(str(error), str(error))
+    return _form_page(request, form, _("Mark as done"), patient=procedure.patient, procedure=procedure)
 
 
 @care_team_required
