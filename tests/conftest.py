@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import Role
@@ -132,3 +133,9 @@ def texting_guardian(guardian: Guardian) -> Guardian:
     guardian.sms_consent_by = guardian.user
     guardian.save()
     return guardian
+
+
+def log_in(client, email: str, password: str) -> bool:
+    """Log in through the login page, as a person does (and as the lockout sees it)."""
+    response = client.post(reverse("login"), {"username": email, "password": password})
+    return response.status_code == 302

@@ -10,3 +10,5 @@ from portal.settings import *  # noqa: F403
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 # Fast hashing keeps factories quick; production keeps Django's default hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The test client and live server speak plain HTTP.
+SECURE_SSL_REDIRECT = False

@@ -45,17 +45,26 @@ def _content(education_content: None) -> None:
 
 @pytest.fixture
 def new_page(browser):
+    """Pages in fresh browser contexts; any Content Security Policy violation fails the test."""
     contexts = []
+    violations: list[str] = []
+
+    def watch(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
 
     def make(viewport: dict[str, int] = DESKTOP):
         context = browser.new_context(viewport=viewport)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", watch)
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, violations
 
 
 def screenshot(page, name: str) -> None:

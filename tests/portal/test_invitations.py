@@ -8,6 +8,7 @@ from django.core import mail
 from django.urls import reverse
 
 from portal.models import Invitation, User
+from tests.conftest import log_in
 
 NEW_PASSWORD = "blue-lantern-river-42"
 
@@ -45,7 +46,7 @@ def test_invitation_email_links_to_setting_a_password_then_the_guardian_sees_the
     assert response.status_code == 302
     assert client.get(reverse("family:dashboard")).context["procedures"][0] == procedure
     client.logout()
-    assert client.login(username="gina@example.org", password=NEW_PASSWORD)
+    assert log_in(client, "gina@example.org", NEW_PASSWORD)
 
 
 def test_invitation_link_works_only_once(client, django_capture_on_commit_callbacks, nurse, patient):
@@ -53,7 +54,7 @@ def test_invitation_link_works_only_once(client, django_capture_on_commit_callba
     assert _accept(client, token).status_code == 302
     client.logout()
     assert _accept(client, token, "another-pass-phrase-7").status_code == 410
-    assert client.login(username="gina@example.org", password=NEW_PASSWORD)
+    assert log_in(client, "gina@example.org", NEW_PASSWORD)
 
 
 def test_invitation_link_expires_after_72_hours(client, django_capture_on_commit_callbacks, nurse, patient):

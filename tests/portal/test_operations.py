@@ -19,7 +19,7 @@ from portal.models import Heartbeat, User
 from portal.tasks import record_heartbeat
 from procedures.models import Procedure, Sedation
 from reminders.models import Reminder
-from tests.conftest import need
+from tests.conftest import log_in, need
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,12 +36,13 @@ def test_demo_data_creates_the_documented_logins_and_procedures(client, db, sett
     call_command("load_demo_data")
     call_command("load_demo_data")  # safe to run again
     for email in ("nurse@example.org", "parent@example.org", "parent2@example.org"):
-        assert client.login(username=email, password="marrow-demo-2026"), email
+        assert log_in(client, email, "marrow-demo-2026"), email
+        client.logout()
     sedations = sorted(Procedure.objects.values_list("sedation", flat=True))
     assert sedations == sorted([Sedation.GENERAL, Sedation.SEDATION, Sedation.LOCAL])
     tomorrow = Procedure.objects.get(sedation=Sedation.GENERAL)
     assert tomorrow.local_start.hour < 12
-    client.login(username="nurse@example.org", password="marrow-demo-2026")
+    log_in(client, "nurse@example.org", "marrow-demo-2026")
     assert len(client.get(reverse("nurse:procedure_list")).context["page"]) == 3
     # Each demo procedure has its reminders planned, on both channels for the demo families.
     assert set(Reminder.objects.values_list("channel", flat=True)) == {"sms", "email"}
