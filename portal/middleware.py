@@ -4,9 +4,14 @@ import logging
 import time
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
 logger = logging.getLogger("portal.request")
 
@@ -69,3 +74,35 @@ class NoStoreForSignedInMiddleware:
         if user is not None and user.is_authenticated:
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+class SessionTimeoutMiddleware:
+    """Log out after idle time (staff 15 min, families 30 min) and after an absolute lifetime."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            expired = self._expired(request, user)
+            if expired:
+                logout(request)
+                messages.info(request, expired)
+                return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+    @staticmethod
+    def _expired(request: HttpRequest, user: object) -> str | None:
+        now = int(time.time())
+        session = request.session
+        started = session.setdefault("started_at", now)
+        last_seen = session.get("last_seen", now)
+        idle_limit = settings.STAFF_IDLE_MINUTES if user.is_care_team else settings.FAMILY_IDLE_MINUTES
+        if now - last_seen > idle_limit * 60:
+            return _("You were logged out after %(minutes)s minutes without activity.") % {"minutes": idle_limit}
+        if now - started > settings.SESSION_ABSOLUTE_HOURS * 3600:
+            return _("For safety, please log in again.")
+        if now - last_seen >= 30 or "last_seen" not in session:  # one write a half-minute is enough
+            session["last_seen"] = now
+        return None
