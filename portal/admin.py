@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 
-from .models import Heartbeat, Invitation, User
+from .models import AuditEvent, Heartbeat, Invitation, User
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -50,3 +50,19 @@ class InvitationAdmin(admin.ModelAdmin):
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ("name", "last_beat_at", "beats")
     readonly_fields = ("name", "last_beat_at", "beats")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "action", "route", "user_id", "role", "patient_id", "ip_address", "status")
+    list_filter = ("action", "role")
+    search_fields = ("=patient_id", "=user_id", "route")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False

@@ -13,6 +13,8 @@ from django.utils import translation
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
+from . import audit
+
 logger = logging.getLogger("portal.request")
 
 
@@ -106,3 +108,15 @@ class SessionTimeoutMiddleware:
         if now - last_seen >= 30 or "last_seen" not in session:  # one write a half-minute is enough
             session["last_seen"] = now
         return None
+
+
+class AuditMiddleware:
+    """Append an audit event for every request to a page with patient data (see portal.audit)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        audit.record(request, response)
+        return response

@@ -157,3 +157,58 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditAction(models.TextChoices):
+    VIEW = "view", _("Viewed")
+    CHANGE = "change", _("Changed")
+    DENIED = "denied", _("Access denied")
+    LOGIN = "login", _("Logged in")
+    LOGIN_FAILED = "login_failed", _("Failed login")
+    LOGOUT = "logout", _("Logged out")
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The audit log is append-only.")
+
+
+class AuditEvent(models.Model):
+    """Who viewed or changed which patient's data, when and from where. Append-only.
+
+    It holds ids, routes and addresses; never message bodies or clinical free text.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    role = models.CharField(max_length=16, blank=True)
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    route = models.CharField(max_length=100, blank=True)
+    method = models.CharField(max_length=8, blank=True)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Plain ids, not foreign keys: the record outlives the rows it names.
+    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.route} by {self.user_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The audit log is append-only.")

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "portal.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.RequestLogMiddleware",
+    "portal.middleware.AuditMiddleware",
     "portal.middleware.NoStoreForSignedInMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.

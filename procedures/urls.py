@@ -21,6 +21,7 @@ nurse_patterns = (
         path("patients/new/", views.patient_create, name="patient_create"),
         path("patients/<int:pk>/", views.patient_detail, name="patient_detail"),
         path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
+        path("patients/<int:pk>/access/", views.patient_access, name="patient_access"),
         path("patients/<int:pk>/guardians/new/", views.guardian_add, name="guardian_add"),
         path("patients/<int:pk>/procedures/new/", views.procedure_create, name="procedure_create"),
         path("guardians/<int:pk>/", views.guardian_detail, name="guardian_detail"),

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.forms import posted
+from portal.models import AuditEvent, User
 
 from . import aftercare, calendar, fasting_display, readiness, services
 from . import dashboard as dashboard_queries
@@ -605,3 +606,13 @@ def family_check_in(request: HttpRequest, pk: int) -> HttpResponse:
             {"procedure": procedure, "hits": hits},
         )
     return render(request, "procedures/family/check_in.html", {"procedure": procedure, "form": form})
+
+
+@care_team_required
+def patient_access(request: HttpRequest, pk: int) -> HttpResponse:
+    """Who looked at or changed this child's records, newest first."""
+    patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("location"), pk=pk)
+    page = Paginator(AuditEvent.objects.filter(patient_id=patient.pk), 50).get_page(request.GET.get("page"))
+    people = User.objects.in_bulk({event.user_id for event in page if event.user_id})
+    rows = [(event, people.get(event.user_id)) for event in page]
+    return render(request, "procedures/nurse/patient_access.html", {"patient": patient, "page": page, "rows": rows})

@@ -64,6 +64,7 @@ OBJECT_OF = {
     "nurse:procedure_done": Procedure,
     "nurse:check_in_acknowledge": SymptomReport,
     "family:check_in": Procedure,
+    "nurse:patient_access": Patient,
 }
 
 
