@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .forms import ChoosePasswordForm, posted
 from .models import Invitation, User
+from .ratelimit import rate_limited
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @never_cache
+@rate_limited("invitation", per_minute=20)
 @require_http_methods(["GET", "POST"])
 def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     invitation = Invitation.find_usable(token)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from portal.ratelimit import rate_limited
 from procedures.models import Guardian, Location
 from procedures.phones import display as phone_display
 
@@ -73,6 +74,7 @@ def _twiml(text: str = "") -> HttpResponse:
 
 
 @csrf_exempt
+@rate_limited("webhook", per_minute=600)
 @require_POST
 def twilio_status(request: HttpRequest) -> HttpResponse:
     if not _signed(request):
@@ -100,6 +102,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
+@rate_limited("webhook", per_minute=600)
 @require_POST
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signed(request):

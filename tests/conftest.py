@@ -47,6 +47,13 @@ def education_content(transactional_db: None) -> None:
     warning_signs.add_default_rules(models.RedFlagRule)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = django_settings.REDIS_URL
