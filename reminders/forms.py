@@ -7,7 +7,7 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Language
+from portal.models import Language, User
 from procedures.models import Guardian
 from procedures.phones import display as phone_display
 from procedures.phones import normalize_mobile
@@ -20,6 +20,7 @@ SMS_CONSENT_TEXT = _(
 
 
 class PreferencesForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=254)
     email_enabled = forms.BooleanField(label=_("Send me reminders by email"), required=False)
     sms_enabled = forms.BooleanField(label=_("Send me reminders by text message"), required=False)
     mobile_number = forms.CharField(
@@ -30,6 +31,13 @@ class PreferencesForm(forms.Form):
     )
     sms_consent = forms.BooleanField(label=SMS_CONSENT_TEXT, required=False)
     language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    current_password = forms.CharField(
+        label=_("Your password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=_("Needed only to change your email or mobile number."),
+    )
 
     def __init__(self, *args: Any, guardian: Guardian, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,6 +48,7 @@ class PreferencesForm(forms.Form):
     @classmethod
     def initial_for(cls, guardian: Guardian) -> dict[str, Any]:
         return {
+            "email": guardian.user.email,
             "email_enabled": guardian.email_enabled,
             "sms_enabled": guardian.sms_enabled,
             "mobile_number": phone_display(guardian.mobile_number),
@@ -47,12 +56,25 @@ class PreferencesForm(forms.Form):
             "language": guardian.user.language,
         }
 
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exclude(pk=self.guardian.user_id).exists():
+            raise forms.ValidationError(_("This email is already used by another account."))
+        return email
+
+    def contact_changed(self) -> bool:
+        data = self.cleaned_data
+        return data.get("email") != self.guardian.user.email or data.get("mobile_number") != self.guardian.mobile_number
+
     def clean_mobile_number(self) -> str:
         value = self.cleaned_data["mobile_number"].strip()
         return normalize_mobile(value) if value else ""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        changing = "email" in data and "mobile_number" in data and self.contact_changed()
+        if changing and not self.guardian.user.check_password(data.get("current_password") or ""):
+            self.add_error("current_password", _("Please enter your password to change your email or mobile number."))
         if not data.get("sms_enabled"):
             return data
         if not data.get("mobile_number") and "mobile_number" not in self.errors:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.mail import send_mail
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -82,6 +83,10 @@ def preferences(request: HttpRequest) -> HttpResponse:
 def save_preferences(*, guardian: Guardian, data: dict, consent_text: str) -> None:
     now = timezone.now()
     number_changed = data["mobile_number"] != guardian.mobile_number
+    old_email = guardian.user.email
+    if number_changed or data["email"] != old_email:
+        # Tell the address on file, so a taken-over account does not go unnoticed.
+        transaction.on_commit(lambda: notify_contact_change(guardian.user, old_email))
     guardian.email_enabled = data["email_enabled"]
     guardian.sms_enabled = data["sms_enabled"]
     guardian.mobile_number = data["mobile_number"]
@@ -93,6 +98,20 @@ def save_preferences(*, guardian: Guardian, data: dict, consent_text: str) -> No
         guardian.sms_consent_text = consent_text
         guardian.sms_consent_by = guardian.user
     guardian.save()
-    User.objects.filter(pk=guardian.user_id).update(language=data["language"])
+    User.objects.filter(pk=guardian.user_id).update(language=data["language"], email=data["email"])
     guardian.user.language = data["language"]
+    guardian.user.email = data["email"]
     sync_for_guardian(guardian)
+
+
+def notify_contact_change(user: User, old_email: str) -> None:
+    with translation.override(user.language):
+        send_mail(
+            _("Your Marrow Ready contact details were changed"),
+            _(
+                "The email or mobile number on your Marrow Ready account was just changed. "
+                "If you did not do this, call your child's clinic straight away."
+            ),
+            None,
+            [old_email],
+        )

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from reminders.forms import SMS_CONSENT_TEXT
 from reminders.models import Kind, OutboxMessage, Reminder, Status
+from tests.factories import PASSWORD
 
 from .conftest import book
 
@@ -25,7 +26,14 @@ def booked(patient, nurse, guardian):
 
 
 def _prefs(client, **overrides):
-    data = {"email_enabled": "on", "mobile_number": "+13125550142", "language": "en", **overrides}
+    data = {
+        "email": "alice@example.org",
+        "email_enabled": "on",
+        "mobile_number": "+13125550142",
+        "language": "en",
+        "current_password": PASSWORD,
+        **overrides,
+    }
     return client.post(reverse("family:preferences"), data)
 
 
@@ -144,3 +152,36 @@ def test_outbox_shows_a_nurse_only_their_clinics_messages(client, nurse, other_n
     assert len(client.get(reverse("nurse:outbox")).context["page"]) == 1
     client.force_login(other_nurse)
     assert len(client.get(reverse("nurse:outbox")).context["page"]) == 0
+
+
+def test_changing_the_mobile_number_needs_the_password(client, guardian, booked):
+    client.force_login(guardian.user)
+    response = _prefs(client, mobile_number="(773) 555-0123", current_password="")
+    assert "enter your password" in response.content.decode()
+    wrong = _prefs(client, mobile_number="(773) 555-0123", current_password="not-it")
+    assert "enter your password" in wrong.content.decode()
+    guardian.refresh_from_db()
+    assert guardian.mobile_number == "+13125550142"
+
+
+def test_a_contact_change_is_told_to_the_old_address(client, guardian, booked, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    client.force_login(guardian.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _prefs(client, email="alice.new@example.org").status_code == 302
+    guardian.user.refresh_from_db()
+    assert guardian.user.email == "alice.new@example.org"
+    assert mail.outbox[-1].to == ["alice@example.org"]
+    assert "changed" in mail.outbox[-1].subject
+
+
+def test_an_email_used_by_another_account_is_refused(client, guardian, other_guardian, booked):
+    client.force_login(guardian.user)
+    response = _prefs(client, email=other_guardian.user.email)
+    assert "already used by another account" in response.content.decode()
+
+
+def test_other_choices_need_no_password(client, guardian, booked):
+    client.force_login(guardian.user)
+    assert _prefs(client, language="es", current_password="").status_code == 302
