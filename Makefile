@@ -37,7 +37,9 @@ run: messages
 	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload
 
 test: messages
-	$(PY) -m pytest
+	mkdir -p var && rm -f var/test-run.log
+	LOG_FILE=$(CURDIR)/var/test-run.log $(PY) -m pytest
+	$(PY) scripts/check_logs.py var/test-run.log
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -270,12 +270,17 @@ CONTENT_SECURITY_POLICY = {
 # One JSON object per line. Log ids and outcomes, never names, dates of birth,
 # MRNs or message bodies.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Also write the log lines to this file (the test run checks them for health data).
+LOG_FILE = env.str("LOG_FILE", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "portal.logging.JsonFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        **({"file": {"class": "logging.FileHandler", "filename": LOG_FILE, "formatter": "json"}} if LOG_FILE else {}),
+    },
+    "root": {"handlers": ["console", "file"] if LOG_FILE else ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own request logger repeats the path; ours is enough.
         "django.server": {"level": "WARNING"},

@@ -86,9 +86,25 @@ def _procedures_for(user: Any) -> Any:
 # --- Nurse side -----------------------------------------------------------------
 
 
+def _search_term(request: HttpRequest, key: str) -> str | None:
+    """Search terms (names, MRNs) travel by POST and live in the session, never in a URL.
+
+    Returns None after storing a posted term: the caller redirects to a clean URL.
+    """
+    if request.method == "POST":
+        request.session[key] = request.POST.get("q", "").strip()[:100]
+        return None
+    return request.session.get(key, "")
+
+
 @care_team_required
+@require_http_methods(["GET", "POST"])
 def procedure_list(request: HttpRequest) -> HttpResponse:
-    form = ProcedureFilterForm(request.GET or None, user=request.user)
+    term = _search_term(request, "procedure_search")
+    if term is None:
+        keep = {key: request.POST.get(key, "") for key in ("day", "location") if request.POST.get(key)}
+        return redirect(reverse("nurse:procedure_list") + ("?" + urlencode(keep) if keep else ""))
+    form = ProcedureFilterForm({**request.GET.dict(), "q": term}, user=request.user)
     procedures = readiness.with_readiness(_procedures_for(request.user).upcoming())
     if form.is_valid():
         data = form.cleaned_data
@@ -124,14 +140,16 @@ def _on_local_day(procedures: Any, day: dt.date, location: Location | None) -> A
 
 
 @care_team_required
+@require_http_methods(["GET", "POST"])
 def patient_list(request: HttpRequest) -> HttpResponse:
-    term = request.GET.get("q", "").strip()[:100]
+    term = _search_term(request, "patient_search")
+    if term is None:
+        return redirect("nurse:patient_list")
     patients = Patient.objects.visible_to(request.user).select_related("location")
     if term:
         patients = patients.filter(Q(mrn__iexact=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term))
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = urlencode({"q": term}) if term else ""
-    return render(request, "procedures/nurse/patient_list.html", {"page": page, "q": term, "query": query})
+    return render(request, "procedures/nurse/patient_list.html", {"page": page, "q": term, "query": ""})
 
 
 @care_team_required

@@ -77,7 +77,7 @@ def test_log_lines_are_json_with_extra_fields():
 def test_request_log_names_the_route_not_the_search(client, nurse, procedure, caplog):
     client.force_login(nurse)
     with caplog.at_level(logging.INFO, logger="portal.request"):
-        client.get(reverse("nurse:procedure_list"), {"q": procedure.patient.last_name})
+        client.post(reverse("nurse:procedure_list"), {"q": procedure.patient.last_name}, follow=True)
     logged = " ".join(json.dumps(vars(r), default=str) for r in caplog.records)
     assert "nurse:procedure_list" in logged
     assert procedure.patient.last_name not in logged

@@ -86,9 +86,11 @@ def test_nurse_list_filters_by_local_day_location_and_search(client, nurse, proc
     )
     by_day = client.get(reverse("nurse:procedure_list"), {"day": day}).context["page"]
     assert later.pk not in [p.pk for p in by_day]
-    by_name = client.get(reverse("nurse:procedure_list"), {"q": "oscar"}).context["page"]
+    by_name = client.post(reverse("nurse:procedure_list"), {"q": "oscar"}, follow=True).context["page"]
     assert [p.pk for p in by_name] == [other_procedure.pk]
-    by_mrn = client.get(reverse("nurse:procedure_list"), {"q": procedure.patient.mrn.lower()}).context["page"]
+    mrn = procedure.patient.mrn.lower()
+    by_mrn = client.post(reverse("nurse:procedure_list"), {"q": mrn}, follow=True).context["page"]
+    client.post(reverse("nurse:procedure_list"), {"q": ""})
     assert {p.pk for p in by_mrn} == {procedure.pk, later.pk}
     by_location = client.get(reverse("nurse:procedure_list"), {"location": procedure.location.pk}).context["page"]
     assert len(by_location) == 3
@@ -131,3 +133,14 @@ def test_times_are_shown_in_the_clinics_time_zone(client, guardian, patient):
     page = client.get(reverse("family:procedure", args=[procedure.pk])).content.decode()
     assert "8:30 AM" in page and "7:45 AM" in page and "CST" in page
     assert "Monday, January 6, 2031" in page
+
+
+def test_search_terms_never_appear_in_a_url(client, nurse, procedure):
+    client.force_login(nurse)
+    response = client.post(reverse("nurse:procedure_list"), {"q": procedure.patient.last_name, "day": ""})
+    assert response.status_code == 302
+    assert procedure.patient.last_name not in response["Location"]
+    page = client.get(response["Location"])
+    assert [p.pk for p in page.context["page"]] == [procedure.pk]
+    patients = client.post(reverse("nurse:patient_list"), {"q": procedure.patient.mrn})
+    assert procedure.patient.mrn not in patients["Location"]
