@@ -30,6 +30,7 @@ run: messages
 	@echo "    parent@example.org   parent (English)"
 	@echo "    parent2@example.org  parent (Spanish)"
 	@echo "    admin@example.org    admin (Django admin at /admin/)"
+	@echo "  Staff two-step backup codes: nurse-demo-1111 ... (see README)"
 	@echo "  Invitation emails are printed in this window."
 	@echo
 	trap 'kill 0' EXIT INT TERM; \

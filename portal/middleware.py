@@ -9,11 +9,12 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
-from . import audit
+from . import audit, two_factor
 
 logger = logging.getLogger("portal.request")
 
@@ -120,3 +121,27 @@ class AuditMiddleware:
         response = self.get_response(request)
         audit.record(request, response)
         return response
+
+
+class TwoFactorMiddleware:
+    """Staff (and families who turned it on) pass a one-time code before any other page."""
+
+    ALLOWED = ("two_factor_verify", "two_factor_setup", "logout", "set_language", "healthz")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not user.is_verified():
+            try:
+                name = resolve(request.path_info).url_name
+            except Resolver404:
+                name = None
+            exempt = name in self.ALLOWED or request.path_info.startswith(settings.STATIC_URL)
+            required = request.session.get("two_step_required")  # set at login (portal.signals)
+            if required is None:
+                required = two_factor.required_for(user)
+            if not exempt and required:
+                return redirect_to_login(request.get_full_path(), login_url="two_factor_verify")
+        return self.get_response(request)

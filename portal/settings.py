@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -59,9 +62,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "portal.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
+    "portal.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.RequestLogMiddleware",
     "portal.middleware.AuditMiddleware",
@@ -133,6 +138,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
+# Nurses and admins must pass a one-time code (TOTP app or a backup code) before any staff page.
+TWO_FACTOR_FOR_STAFF = env.bool("TWO_FACTOR_FOR_STAFF", default=True)
+OTP_TOTP_ISSUER = "Marrow Ready"
 
 # Login lockout (django-axes): 5 failures for one account from one address lock that pair for 15 minutes.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)

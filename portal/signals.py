@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from . import audit
+from . import audit, two_factor
 from .models import AuditAction
 
 
@@ -17,6 +17,8 @@ def start_session_clock(sender: Any, request: HttpRequest, user: Any, **kwargs: 
     """The absolute session lifetime counts from the login (see SessionTimeoutMiddleware)."""
     if request is not None and hasattr(request, "session"):
         request.session["started_at"] = request.session["last_seen"] = int(time.time())
+        # Whether this login must pass a one-time code, decided once rather than on every request.
+        request.session["two_step_required"] = two_factor.required_for(user)
 
 
 @receiver(user_logged_in)

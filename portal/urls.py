@@ -7,7 +7,7 @@ from django.urls import include, path
 from procedures.urls import family_patterns, learn_patterns, nurse_patterns
 from reminders.urls import webhook_patterns
 
-from . import views
+from . import two_factor, views
 from .forms import LoginForm
 from .ratelimit import rate_limited
 
@@ -22,6 +22,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-step/", two_factor.verify, name="two_factor_verify"),
+    path("accounts/two-step/setup/", two_factor.setup, name="two_factor_setup"),
     path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("nurse/", include(nurse_patterns)),

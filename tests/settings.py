@@ -14,3 +14,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False
 # Each test process counts its own rate limits (cleared between tests).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Most tests log staff in directly; tests/portal/test_two_factor.py switches this on.
+TWO_FACTOR_FOR_STAFF = False

@@ -17,6 +17,7 @@ from portal.celery import app
 from portal.logging import JsonFormatter
 from portal.models import Heartbeat, User
 from portal.tasks import record_heartbeat
+from procedures.management.commands.load_demo_data import DEMO_BACKUP_CODES
 from procedures.models import Procedure, Sedation
 from reminders.models import Reminder
 from tests.conftest import log_in, need
@@ -43,6 +44,7 @@ def test_demo_data_creates_the_documented_logins_and_procedures(client, db, sett
     tomorrow = Procedure.objects.get(sedation=Sedation.GENERAL)
     assert tomorrow.local_start.hour < 12
     log_in(client, "nurse@example.org", "marrow-demo-2026")
+    client.post(reverse("two_factor_verify"), {"code": DEMO_BACKUP_CODES["nurse@example.org"][1]})
     assert len(client.get(reverse("nurse:procedure_list")).context["page"]) == 3
     # Each demo procedure has its reminders planned, on both channels for the demo families.
     assert set(Reminder.objects.values_list("channel", flat=True)) == {"sms", "email"}

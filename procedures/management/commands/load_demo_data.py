@@ -9,14 +9,21 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.models import Role, User
+from portal.two_factor import issue_backup_codes
 from procedures.models import Feeding, Guardian, Location, Patient, Procedure, ProcedureKind, Sedation
 from reminders.forms import SMS_CONSENT_TEXT
 from reminders.models import Kind
 from reminders.planning import sync_reminders
 
 DEMO_PASSWORD = "marrow-demo-2026"  # noqa: S105 - published demo login, refused outside DEBUG
+# Published two-step backup codes for the demo staff (each works once; running the command again renews them).
+DEMO_BACKUP_CODES = {
+    "nurse@example.org": ["nurse-demo-1111", "nurse-demo-2222", "nurse-demo-3333", "nurse-demo-4444"],
+    "admin@example.org": ["admin-demo-1111", "admin-demo-2222", "admin-demo-3333", "admin-demo-4444"],
+}
 
 # (email, full name, role, language, mobile)
 PEOPLE = [
@@ -105,6 +112,9 @@ class Command(BaseCommand):
             users[email] = user
             if role == Role.NURSE:
                 location.nurses.add(user)
+            if email in DEMO_BACKUP_CODES:
+                TOTPDevice.objects.get_or_create(user=user, name="Authenticator app", defaults={"confirmed": True})
+                issue_backup_codes(user, DEMO_BACKUP_CODES[email])
             if role == Role.GUARDIAN:
                 Guardian.objects.get_or_create(
                     user=user,
