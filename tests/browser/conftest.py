@@ -70,3 +70,21 @@ def new_page(browser):
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+DEMO_PASSWORD = "marrow-demo-2026"
+
+
+def log_in_demo(page, base: str, email: str) -> None:
+    """Log a demo account in; demo staff pass two-step login with the README's first backup code."""
+    from procedures.management.commands.load_demo_data import DEMO_BACKUP_CODES
+
+    page.goto(base + "/accounts/login/")
+    page.locator("#id_username").fill(email)
+    page.locator("#id_password").fill(DEMO_PASSWORD)
+    page.locator("#submit-id-submit").click()
+    page.wait_for_load_state()
+    if email in DEMO_BACKUP_CODES:
+        page.locator("#id_code").fill(DEMO_BACKUP_CODES[email][0])
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_load_state()

@@ -8,25 +8,11 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from procedures.management.commands.load_demo_data import DEMO_BACKUP_CODES
 from procedures.models import Procedure, Sedation
 
-from .conftest import DESKTOP, PHONE, screenshot
+from .conftest import DESKTOP, PHONE, log_in_demo, screenshot
 
 pytestmark = [pytest.mark.browser]
-DEMO_PASSWORD = "marrow-demo-2026"
-
-
-def _log_in(page, base: str, email: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.locator("#id_username").fill(email)
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("#submit-id-submit").click()
-    page.wait_for_load_state()
-    if email in DEMO_BACKUP_CODES:  # demo staff use two-step login, with the README's backup codes
-        page.locator("#id_code").fill(DEMO_BACKUP_CODES[email][0])
-        page.get_by_role("button", name="Continue").click()
-        page.wait_for_load_state()
 
 
 @pytest.fixture
@@ -43,7 +29,7 @@ def test_running_late_45_minutes_reaches_the_family(live_server, new_page, demo)
     expected = (clear_before + dt.timedelta(minutes=45)).strftime("%-I:%M %p")
 
     nurse = new_page(DESKTOP)
-    _log_in(nurse, base, "nurse@example.org")
+    log_in_demo(nurse, base, "nurse@example.org")
     nurse.goto(base + f"/nurse/procedures/{demo.pk}/")
     nurse.get_by_role("link", name="Running late").click()
     nurse.get_by_label("Running late by (minutes)").fill("45")
@@ -57,7 +43,7 @@ def test_running_late_45_minutes_reaches_the_family(live_server, new_page, demo)
     screenshot(nurse, "late-outbox")
 
     parent = new_page(PHONE)
-    _log_in(parent, base, "parent@example.org")
+    log_in_demo(parent, base, "parent@example.org")
     parent.goto(base + f"/family/procedures/{demo.pk}/")
     main = parent.locator("main").inner_text()
     assert "Running about 45 minutes late" in main
@@ -70,14 +56,14 @@ def test_done_then_a_fever_shows_call_now_and_the_nurse_acknowledges(live_server
     after_start = demo.scheduled_start + dt.timedelta(hours=1)
     with time_machine.travel(after_start, tick=True):
         nurse = new_page(DESKTOP)
-        _log_in(nurse, base, "nurse@example.org")
+        log_in_demo(nurse, base, "nurse@example.org")
         nurse.goto(base + f"/nurse/procedures/{demo.pk}/")
         nurse.get_by_role("link", name="Mark as done").click()
         nurse.get_by_role("button", name="Mark as done").click()
         nurse.get_by_text("Marked as done").wait_for()
 
         parent = new_page(PHONE)
-        _log_in(parent, base, "parent@example.org")
+        log_in_demo(parent, base, "parent@example.org")
         parent.get_by_role("link", name="How is Mia doing?").click()
         parent.get_by_label("Temperature, if you took it").fill("38.6")
         parent.get_by_label("°C").check()

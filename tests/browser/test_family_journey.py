@@ -7,25 +7,11 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from procedures.management.commands.load_demo_data import DEMO_BACKUP_CODES
 from procedures.models import Procedure, Sedation
 
-from .conftest import DESKTOP, PHONE, screenshot
+from .conftest import DESKTOP, PHONE, log_in_demo, screenshot
 
 pytestmark = [pytest.mark.browser]
-DEMO_PASSWORD = "marrow-demo-2026"
-
-
-def _log_in(page, base: str, email: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.locator("#id_username").fill(email)
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("#submit-id-submit").click()
-    page.wait_for_load_state()
-    if email in DEMO_BACKUP_CODES:  # demo staff use two-step login, with the README's backup codes
-        page.locator("#id_code").fill(DEMO_BACKUP_CODES[email][0])
-        page.get_by_role("button", name="Continue").click()
-        page.wait_for_load_state()
 
 
 def _expected_lines(procedure: Procedure) -> list[str]:
@@ -53,7 +39,7 @@ def test_demo_guardian_gets_ready_and_the_nurse_sees_it(live_server, new_page, s
     base = live_server.url
 
     page = new_page(PHONE)
-    _log_in(page, base, "parent@example.org")
+    log_in_demo(page, base, "parent@example.org")
     page.get_by_role("heading", name="Hello, Paula").wait_for()
     dashboard = page.inner_text("main")
     for line in _expected_lines(procedure):
@@ -97,7 +83,7 @@ def test_demo_guardian_gets_ready_and_the_nurse_sees_it(live_server, new_page, s
     assert "BEGIN:VEVENT" in ics and ics.count("BEGIN:VALARM") == 4
 
     nurse = new_page(DESKTOP)
-    _log_in(nurse, base, "nurse@example.org")
+    log_in_demo(nurse, base, "nurse@example.org")
     dashboard_row = nurse.locator("tr", has_text="Mia Rivera")
     assert "Fasting confirmed" in dashboard_row.inner_text()
     nurse.goto(base + "/nurse/")
