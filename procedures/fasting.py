@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +21,9 @@ class Item(enum.StrEnum):
 
     FATTY_FOOD = "fatty_food"
     SOLIDS = "solids"
-    FORMULA = "formula"  # formula and non-human (cow's, goat's...) milk
+    FORMULA = "formula"  # infant formula only
+    FORMULA_OR_MILK = "formula_or_milk"  # a baby on a regular diet may have either
+    MILK = "milk"  # non-human milk (cow's, goat's, soy...) for a child over one
     BREAST_MILK = "breast_milk"
     CLEAR_FLUIDS = "clear_fluids"
 
@@ -34,21 +36,26 @@ class Anchor(enum.StrEnum):
 ITEM_LABELS: dict[Item, str] = {
     Item.FATTY_FOOD: _("Fatty or fried food"),
     Item.SOLIDS: _("Solid food"),
-    Item.FORMULA: _("Formula and milk (not breast milk)"),
+    Item.FORMULA: _("Formula"),
+    Item.FORMULA_OR_MILK: _("Formula or milk"),
+    Item.MILK: _("Milk (cow, goat, soy or other milk)"),
     Item.BREAST_MILK: _("Breast milk"),
     Item.CLEAR_FLUIDS: _("Clear fluids (water, clear apple juice, Pedialyte)"),
 }
 
 _ITEM_ORDER = {item: index for index, item in enumerate(Item)}
 
-# A breast-fed baby may be topped up with formula but eats no solids; a baby on
-# formula may also have baby food; everyone else has a regular diet, where
-# "formula" stands for milk other than breast milk.
+# Each child is told only about what they actually eat and drink. A baby on
+# formula may also have baby food (solids). On a regular diet, a child over one
+# drinks milk (cow's, goat's, soy...), never formula; a baby under one may have
+# either, so their line names both. Formula and non-human milk share one time.
 _ITEMS_BY_FEEDING: dict[str, tuple[Item, ...]] = {
-    "breast_milk": (Item.FORMULA, Item.BREAST_MILK, Item.CLEAR_FLUIDS),
+    "breast_milk": (Item.BREAST_MILK, Item.CLEAR_FLUIDS),
+    "breast_and_formula": (Item.FORMULA, Item.BREAST_MILK, Item.CLEAR_FLUIDS),
     "formula": (Item.SOLIDS, Item.FORMULA, Item.CLEAR_FLUIDS),
-    "regular": (Item.FATTY_FOOD, Item.SOLIDS, Item.FORMULA, Item.CLEAR_FLUIDS),
+    "regular": (Item.FATTY_FOOD, Item.SOLIDS, Item.MILK, Item.CLEAR_FLUIDS),
 }
+_INFANT_REGULAR = (Item.FATTY_FOOD, Item.SOLIDS, Item.FORMULA_OR_MILK, Item.CLEAR_FLUIDS)
 
 NO_FASTING_SEDATION = "local"
 
@@ -76,6 +83,8 @@ class FastingRules:
             Item.FATTY_FOOD: self.fatty_food_hours,
             Item.SOLIDS: self.solids_hours,
             Item.FORMULA: self.formula_hours,
+            Item.FORMULA_OR_MILK: self.formula_hours,
+            Item.MILK: self.formula_hours,
             Item.BREAST_MILK: self.breast_milk_hours,
             Item.CLEAR_FLUIDS: self.clear_fluids_hours,
         }[item]
@@ -106,11 +115,21 @@ class FastingPlan:
         return next((cutoff for cutoff in self.cutoffs if cutoff.at > now), None)
 
 
-def items_for_feeding(feeding: str) -> tuple[Item, ...]:
+def items_for_feeding(feeding: str, *, infant: bool = False) -> tuple[Item, ...]:
     try:
-        return _ITEMS_BY_FEEDING[feeding]
+        items = _ITEMS_BY_FEEDING[feeding]
     except KeyError:
         raise ValueError(f"unknown feeding: {feeding!r}") from None
+    return _INFANT_REGULAR if infant and feeding == "regular" else items
+
+
+def is_infant(date_of_birth: date, *, on: date) -> bool:
+    """Under one year old on the given day (a child born on 29 February turns one on 1 March)."""
+    try:
+        first_birthday = date_of_birth.replace(year=date_of_birth.year + 1)
+    except ValueError:
+        first_birthday = date(date_of_birth.year + 1, 3, 1)
+    return on < first_birthday
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
@@ -129,11 +148,14 @@ def compute_fasting_plan(
     sedation: str,
     rules: FastingRules,
     minimum_hours: Decimal | None = None,
+    infant: bool = False,
 ) -> FastingPlan:
     """When each kind of food and drink must stop, for one procedure and child.
 
     `minimum_hours` is the anesthesiologist's exception: it can lengthen every
-    fast except clear fluids, never shorten one.
+    fast except clear fluids, never shorten one. `infant` is true for a child
+    under one year old on the day: it decides whether a regular diet's milk
+    line also names formula.
     """
     if start.tzinfo is None or arrival.tzinfo is None:
         raise ValueError("start and arrival must be aware datetimes")
@@ -142,7 +164,7 @@ def compute_fasting_plan(
     if minimum_hours is not None and Decimal(minimum_hours) < 0:
         raise ValueError("minimum_hours cannot be negative")
     zone = _zone(time_zone)
-    items = items_for_feeding(feeding)
+    items = items_for_feeding(feeding, infant=infant)
     if sedation == NO_FASTING_SEDATION:
         return FastingPlan(required=False)
 

@@ -1,14 +1,27 @@
-"""Plain words and clock times for a fasting plan, in the reader's language."""
+"""Plain words and clock times for a fasting plan, in the reader's language.
+
+Every clock time a family reads (page, card, calendar, texts, emails) comes
+from `clock()`, and every cut-off from `describe()`: a time already past is
+never worded as something still to do.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 from django.utils.formats import date_format
+from django.utils.text import capfirst, get_text_list
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from .fasting import Cutoff, Item
+from .fasting import Cutoff, FastingPlan, Item
+from .phones import display as display_phone
+
+CLEAR_FLUIDS_EXPLAINED = gettext_lazy(
+    "Clear fluids are drinks you can see through, like water, clear apple juice or Pedialyte. "
+    "Milk is not a clear fluid."
+)
 
 
 @dataclass(frozen=True)
@@ -18,29 +31,179 @@ class CutoffLine:
     clock: str
     day: str
     sentence: str
+    passed: bool = False
+    call_line: str = ""
+
+
+def occurs_twice(at: datetime) -> bool:
+    """True when this wall-clock time happens twice that night (the clocks go back)."""
+    if at.tzinfo is None:
+        return False
+    other = at.replace(fold=1 - at.fold)
+    if other.utcoffset() == at.utcoffset():
+        return False
+    # A time in the spring-forward gap also has two offsets, but it never shows on a clock.
+    round_trip = at.astimezone(UTC).astimezone(at.tzinfo)
+    return round_trip.replace(tzinfo=None) == at.replace(tzinfo=None)
+
+
+def _instant(at: datetime) -> datetime:
+    # Two aware times in the same zone compare and subtract by wall clock,
+    # ignoring fold: 1:30 CDT would equal 1:30 CST. Compare in UTC.
+    return at.astimezone(UTC)
 
 
 def clock(at: datetime) -> str:
-    return date_format(at, "TIME_FORMAT")
+    """A time as families read it: "1:30 AM", or "1:30 AM CDT" on the night it happens twice."""
+    text = date_format(at, "TIME_FORMAT")
+    return f"{text} {at.tzname()}" if occurs_twice(at) else text
 
 
 def weekday(at: datetime) -> str:
     return date_format(at, "l")
 
 
-def describe(cutoff: Cutoff) -> CutoffLine:
-    when = {"time": clock(cutoff.at), "day": weekday(cutoff.at)}
-    sentences = {
+def _name(name: str | None) -> str:
+    return name or _("your child")
+
+
+def _ahead(item: Item) -> str:
+    return {
         Item.FATTY_FOOD: _("No fatty or fried food after %(time)s %(day)s."),
         Item.SOLIDS: _("No solid food after %(time)s %(day)s."),
-        Item.FORMULA: _("No formula or milk (other than breast milk) after %(time)s %(day)s."),
+        Item.FORMULA: _("No formula after %(time)s %(day)s."),
+        Item.FORMULA_OR_MILK: _("No formula or milk after %(time)s %(day)s."),
+        Item.MILK: _("No milk after %(time)s %(day)s. This means cow, goat, soy or any other milk."),
         Item.BREAST_MILK: _("No breast milk after %(time)s %(day)s."),
         Item.CLEAR_FLUIDS: _("No clear fluids after %(time)s %(day)s. After that, nothing to eat or drink."),
-    }
+    }[item]
+
+
+def _passed(item: Item) -> str:
+    return {
+        Item.FATTY_FOOD: _("The time to stop fatty or fried food has passed."),
+        Item.SOLIDS: _("The time to stop solid food has passed."),
+        Item.FORMULA: _("The time to stop formula has passed."),
+        Item.FORMULA_OR_MILK: _("The time to stop formula and milk has passed."),
+        Item.MILK: _("The time to stop milk has passed."),
+        Item.BREAST_MILK: _("The time to stop breast milk has passed."),
+        Item.CLEAR_FLUIDS: _(
+            "The time for the last clear drink has passed. %(name)s should have nothing more to eat or drink."
+        ),
+    }[item]
+
+
+def _call(item: Item, *, with_phone: bool) -> str:
+    if with_phone:
+        return {
+            Item.FATTY_FOOD: _("If %(name)s has had fatty or fried food since %(time)s, call us at %(phone)s."),
+            Item.SOLIDS: _("If %(name)s has had solid food since %(time)s, call us at %(phone)s."),
+            Item.FORMULA: _("If %(name)s has had formula since %(time)s, call us at %(phone)s."),
+            Item.FORMULA_OR_MILK: _("If %(name)s has had formula or milk since %(time)s, call us at %(phone)s."),
+            Item.MILK: _("If %(name)s has had milk since %(time)s, call us at %(phone)s."),
+            Item.BREAST_MILK: _("If %(name)s has had breast milk since %(time)s, call us at %(phone)s."),
+            Item.CLEAR_FLUIDS: _("If %(name)s has had anything to eat or drink since %(time)s, call us at %(phone)s."),
+        }[item]
+    return {
+        Item.FATTY_FOOD: _("If %(name)s has had fatty or fried food since %(time)s, call us."),
+        Item.SOLIDS: _("If %(name)s has had solid food since %(time)s, call us."),
+        Item.FORMULA: _("If %(name)s has had formula since %(time)s, call us."),
+        Item.FORMULA_OR_MILK: _("If %(name)s has had formula or milk since %(time)s, call us."),
+        Item.MILK: _("If %(name)s has had milk since %(time)s, call us."),
+        Item.BREAST_MILK: _("If %(name)s has had breast milk since %(time)s, call us."),
+        Item.CLEAR_FLUIDS: _("If %(name)s has had anything to eat or drink since %(time)s, call us."),
+    }[item]
+
+
+def noun(item: Item) -> str:
+    """What the family stops, as a few words to fit in a longer sentence."""
+    return {
+        Item.FATTY_FOOD: _("fatty or fried food"),
+        Item.SOLIDS: _("solid food"),
+        Item.FORMULA: _("formula"),
+        Item.FORMULA_OR_MILK: _("formula or milk"),
+        Item.MILK: _("milk"),
+        Item.BREAST_MILK: _("breast milk"),
+        Item.CLEAR_FLUIDS: _("clear drink"),
+    }[item]
+
+
+def describe(cutoff: Cutoff, *, now: datetime | None = None, name: str | None = None, phone: str = "") -> CutoffLine:
+    """One cut-off in plain words: an instruction while it is ahead, a plain fact once it has passed.
+
+    `name` is the child's first name ("your child" without one); `phone` the
+    clinic's number as stored, shown in the call line of a passed cut-off.
+    """
+    when = {"time": clock(cutoff.at), "day": weekday(cutoff.at)}
+    if now is None or _instant(cutoff.at) > _instant(now):
+        return CutoffLine(
+            item=cutoff.item.value,
+            at=cutoff.at,
+            clock=when["time"],
+            day=when["day"],
+            sentence=_ahead(cutoff.item) % when,
+        )
+    child = _name(name)
+    number = display_phone(phone) if phone else ""
     return CutoffLine(
         item=cutoff.item.value,
         at=cutoff.at,
         clock=when["time"],
         day=when["day"],
-        sentence=sentences[cutoff.item] % when,
+        sentence=_passed(cutoff.item) % {"name": capfirst(child)},
+        passed=True,
+        call_line=_call(cutoff.item, with_phone=bool(number)) % {"name": child, "time": when["time"], "phone": number},
+    )
+
+
+def describe_plan(plan: FastingPlan, *, now: datetime, name: str | None = None, phone: str = "") -> list[CutoffLine]:
+    return [describe(cutoff, now=now, name=name, phone=phone) for cutoff in plan.cutoffs]
+
+
+# --- The day itself -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NextStep:
+    headline: str  # "Next: last clear drink by 6:30 AM"
+    detail: str  # the instruction in full
+    at: datetime
+    is_arrival: bool
+    clear_fluids: bool  # the step is about clear fluids: explain what they are next to it
+
+
+def day_of_starts(plan: FastingPlan, *, arrival: datetime) -> datetime:
+    """When the family's pages start leading with the next step.
+
+    From the start of the clinic-local day on which the first cut-off falls:
+    from then on, stopping at that time is something the family must do that
+    same day. For a morning procedure whose fast begins with fatty food the
+    evening before, that is the day before; with no fasting, the day itself.
+    """
+    first = plan.cutoffs[0].at if plan.cutoffs else arrival
+    return datetime.combine(first.date(), time.min, tzinfo=first.tzinfo)
+
+
+def next_step(plan: FastingPlan, *, now: datetime, arrival: datetime) -> NextStep | None:
+    """What the family does next on the day, or None before the day starts or once they should be there."""
+    now = _instant(now)
+    if now < _instant(day_of_starts(plan, arrival=arrival)) or now >= _instant(arrival):
+        return None
+    ahead = [cutoff for cutoff in plan.cutoffs if _instant(cutoff.at) > now]
+    if not ahead:
+        return NextStep(
+            headline=_("Leave for the hospital so you arrive by %(time)s.") % {"time": clock(arrival)},
+            detail="",
+            at=arrival,
+            is_arrival=True,
+            clear_fluids=False,
+        )
+    together = [cutoff for cutoff in ahead if _instant(cutoff.at) == _instant(ahead[0].at)]
+    things = get_text_list([noun(cutoff.item) for cutoff in together], _("and"))
+    return NextStep(
+        headline=_("Next: last %(things)s by %(time)s") % {"things": things, "time": clock(ahead[0].at)},
+        detail=" ".join(describe(cutoff).sentence for cutoff in together),
+        at=ahead[0].at,
+        is_arrival=False,
+        clear_fluids=any(cutoff.item == Item.CLEAR_FLUIDS for cutoff in together),
     )

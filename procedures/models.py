@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, QuerySet
-from django.templatetags.tz import do_timezone
+from django.templatetags.tz import datetimeobject
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -101,13 +101,29 @@ class Location(models.Model):
         return zoneinfo.ZoneInfo(self.timezone)
 
     def localize(self, value: datetime) -> datetime:
-        # do_timezone marks the result so templates show it as is instead of
-        # converting it back to the request's time zone.
-        return do_timezone(value, self.tz)
+        # Marked (like Django's do_timezone) so templates show it as is instead
+        # of converting it back to the request's time zone. do_timezone itself
+        # drops the fold, which turns the second 1:30 AM of the night the
+        # clocks go back (CST) into the first (CDT), an hour early.
+        local = value.astimezone(self.tz)
+        result = datetimeobject(
+            local.year,
+            local.month,
+            local.day,
+            local.hour,
+            local.minute,
+            local.second,
+            local.microsecond,
+            local.tzinfo,
+            fold=local.fold,
+        )
+        result.convert_to_local_time = False
+        return result
 
 
 class Feeding(models.TextChoices):
-    BREAST_MILK = "breast_milk", _("Breast milk")
+    BREAST_MILK = "breast_milk", _("Breast milk only")
+    BREAST_AND_FORMULA = "breast_and_formula", _("Breast milk and formula")
     FORMULA = "formula", _("Formula")
     REGULAR = "regular", _("Regular diet")
 
@@ -124,7 +140,7 @@ class Patient(models.Model):
     last_name = models.CharField(_("last name"), max_length=80)
     date_of_birth = models.DateField(_("date of birth"))
     mrn = models.CharField(_("MRN"), max_length=32, unique=True, help_text=_("Medical record number."))
-    feeding = models.CharField(_("feeding"), max_length=16, choices=Feeding.choices, default=Feeding.REGULAR)
+    feeding = models.CharField(_("feeding"), max_length=20, choices=Feeding.choices, default=Feeding.REGULAR)
     preferred_language = models.CharField(
         _("preferred language"), max_length=8, choices=Language.choices, default=Language.ENGLISH
     )
@@ -327,6 +343,7 @@ class Procedure(models.Model):
             sedation=self.sedation,
             rules=(policy or FastingPolicy.current()).rules(),
             minimum_hours=self.fasting_minimum_hours,
+            infant=fasting.is_infant(self.patient.date_of_birth, on=self.local_start.date()),
         )
 
 

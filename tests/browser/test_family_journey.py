@@ -26,7 +26,7 @@ def _expected_lines(procedure: Procedure) -> list[str]:
     return [
         f"No fatty or fried food after 11:30 PM {evening}.",
         f"No solid food after 1:30 AM {day}.",
-        f"No formula or milk (other than breast milk) after 1:30 AM {day}.",
+        f"No milk after 1:30 AM {day}. This means cow, goat, soy or any other milk.",
         f"No clear fluids after 6:30 AM {day}.",
     ]
 

@@ -15,6 +15,7 @@ from procedures.fasting import (
     FastingRules,
     Item,
     compute_fasting_plan,
+    is_infant,
     items_for_feeding,
 )
 
@@ -22,7 +23,16 @@ CHICAGO = ZoneInfo("America/Chicago")
 UTC = dt.UTC
 
 
-def plan(arrival, start=None, feeding="regular", sedation="general", rules=None, minimum=None, zone="America/Chicago"):
+def plan(
+    arrival,
+    start=None,
+    feeding="regular",
+    sedation="general",
+    rules=None,
+    minimum=None,
+    zone="America/Chicago",
+    infant=False,
+):
     return compute_fasting_plan(
         start=start or arrival + dt.timedelta(hours=1),
         arrival=arrival,
@@ -31,6 +41,7 @@ def plan(arrival, start=None, feeding="regular", sedation="general", rules=None,
         sedation=sedation,
         rules=rules or FastingRules(),
         minimum_hours=minimum,
+        infant=infant,
     )
 
 
@@ -44,7 +55,7 @@ def test_regular_diet_on_an_ordinary_day_counts_back_from_arrival():
     assert p.required and p.anchor == Anchor.ARRIVAL
     assert wall(p, Item.FATTY_FOOD) == "Wed 23:30 CDT"
     assert wall(p, Item.SOLIDS) == "Thu 01:30 CDT"
-    assert wall(p, Item.FORMULA) == "Thu 01:30 CDT"
+    assert wall(p, Item.MILK) == "Thu 01:30 CDT"
     assert wall(p, Item.CLEAR_FLUIDS) == "Thu 06:30 CDT"
     assert p.cutoff_for(Item.BREAST_MILK) is None
 
@@ -57,18 +68,62 @@ def test_cutoffs_cross_midnight_into_the_day_before():
 
 def test_cutoffs_are_ordered_earliest_first():
     p = plan(dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO))
-    assert [c.item for c in p.cutoffs] == [Item.FATTY_FOOD, Item.SOLIDS, Item.FORMULA, Item.CLEAR_FLUIDS]
+    assert [c.item for c in p.cutoffs] == [Item.FATTY_FOOD, Item.SOLIDS, Item.MILK, Item.CLEAR_FLUIDS]
 
 
-def test_a_breast_fed_baby_gets_only_milk_and_clear_fluid_lines():
-    p = plan(dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO), feeding="breast_milk")
-    assert [c.item for c in p.cutoffs] == [Item.FORMULA, Item.BREAST_MILK, Item.CLEAR_FLUIDS]
+ARRIVAL = dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO)
+
+
+@pytest.mark.parametrize(
+    ("feeding", "infant", "items"),
+    [
+        ("breast_milk", True, [Item.BREAST_MILK, Item.CLEAR_FLUIDS]),
+        ("breast_and_formula", True, [Item.FORMULA, Item.BREAST_MILK, Item.CLEAR_FLUIDS]),
+        ("formula", True, [Item.SOLIDS, Item.FORMULA, Item.CLEAR_FLUIDS]),
+        ("regular", False, [Item.FATTY_FOOD, Item.SOLIDS, Item.MILK, Item.CLEAR_FLUIDS]),
+        ("regular", True, [Item.FATTY_FOOD, Item.SOLIDS, Item.FORMULA_OR_MILK, Item.CLEAR_FLUIDS]),
+    ],
+)
+def test_each_feeding_gets_exactly_its_own_lines(feeding, infant, items):
+    p = plan(ARRIVAL, feeding=feeding, infant=infant)
+    assert [c.item for c in p.cutoffs] == items
+
+
+def test_a_baby_on_breast_milk_only_is_never_told_about_formula():
+    p = plan(ARRIVAL, feeding="breast_milk", infant=True)
+    assert p.cutoff_for(Item.FORMULA) is None and p.cutoff_for(Item.FORMULA_OR_MILK) is None
     assert wall(p, Item.BREAST_MILK) == "Thu 03:30 CDT"
 
 
-def test_a_formula_fed_baby_gets_no_breast_milk_or_fatty_food_line():
-    p = plan(dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO), feeding="formula")
-    assert {c.item for c in p.cutoffs} == {Item.SOLIDS, Item.FORMULA, Item.CLEAR_FLUIDS}
+def test_a_baby_on_breast_milk_and_formula_stops_formula_earlier_than_breast_milk():
+    p = plan(ARRIVAL, feeding="breast_and_formula", infant=True)
+    assert wall(p, Item.FORMULA) == "Thu 01:30 CDT"
+    assert wall(p, Item.BREAST_MILK) == "Thu 03:30 CDT"
+
+
+def test_milk_for_a_child_over_one_uses_the_formula_and_non_human_milk_hours():
+    p = plan(ARRIVAL, rules=FastingRules(formula_hours=Decimal("5")))
+    assert p.cutoff_for(Item.MILK).hours == Decimal("5")
+    assert p.cutoff_for(Item.FORMULA) is None
+
+
+def test_being_under_one_only_changes_a_regular_diet():
+    for feeding in ("breast_milk", "breast_and_formula", "formula"):
+        assert items_for_feeding(feeding, infant=True) == items_for_feeding(feeding, infant=False)
+
+
+@pytest.mark.parametrize(
+    ("born", "on", "infant"),
+    [
+        (dt.date(2025, 6, 12), dt.date(2026, 6, 11), True),  # one tomorrow
+        (dt.date(2025, 6, 11), dt.date(2026, 6, 11), False),  # one today
+        (dt.date(2018, 3, 4), dt.date(2026, 6, 11), False),
+        (dt.date(2024, 2, 29), dt.date(2025, 2, 28), True),  # a leap-day baby turns one on 1 March
+        (dt.date(2024, 2, 29), dt.date(2025, 3, 1), False),
+    ],
+)
+def test_a_child_is_an_infant_until_their_first_birthday(born, on, infant):
+    assert is_infant(born, on=on) is infant
 
 
 def test_local_only_needs_no_fasting():
@@ -189,7 +244,8 @@ def procedures(draw):
         "start": start,
         "arrival": arrival,
         "time_zone": zone.key,
-        "feeding": draw(st.sampled_from(["breast_milk", "formula", "regular"])),
+        "feeding": draw(st.sampled_from(["breast_milk", "breast_and_formula", "formula", "regular"])),
+        "infant": draw(st.booleans()),
         "sedation": draw(st.sampled_from(["general", "sedation"])),
         "rules": rules,
         "minimum_hours": draw(st.none() | HOURS),
@@ -204,12 +260,12 @@ def test_every_cutoff_is_before_the_anchor_ordered_and_exactly_the_policys_hours
     anchor = args["arrival"] if rules.anchor == Anchor.ARRIVAL else args["start"]
     assert p.anchor_at.astimezone(UTC) == anchor.astimezone(UTC)
     assert [c.item for c in sorted(p.cutoffs, key=lambda c: list(Item).index(c.item))] == list(
-        items_for_feeding(args["feeding"])
+        items_for_feeding(args["feeding"], infant=args["infant"])
     )
     instants = [c.at.astimezone(UTC) for c in p.cutoffs]
     assert instants == sorted(instants)
     for cutoff in p.cutoffs:
-        assert cutoff.at < anchor
+        assert cutoff.at.astimezone(UTC) < anchor.astimezone(UTC)  # wall clocks can mislead across a DST gap
         assert cutoff.at.tzinfo == ZoneInfo(args["time_zone"])
         elapsed = anchor.astimezone(UTC) - cutoff.at.astimezone(UTC)
         assert elapsed == dt.timedelta(hours=float(cutoff.hours))
@@ -218,3 +274,16 @@ def test_every_cutoff_is_before_the_anchor_ordered_and_exactly_the_policys_hours
             assert cutoff.hours == rules.hours_for(cutoff.item)
         else:
             assert cutoff.hours == max(rules.hours_for(cutoff.item), args["minimum_hours"])
+
+
+def test_a_procedures_plan_judges_age_on_the_clinics_own_date(patient):
+    from tests.factories import ProcedureFactory
+
+    # 22:30 in Chicago on 11 June is already 12 June in UTC, the first birthday.
+    start = dt.datetime(2026, 6, 11, 22, 30, tzinfo=CHICAGO)
+    patient.date_of_birth = dt.date(2025, 6, 12)
+    patient.save()
+    procedure = ProcedureFactory(patient=patient, scheduled_start=start, arrival_at=start - dt.timedelta(minutes=30))
+    assert procedure.fasting_plan().cutoff_for(Item.FORMULA_OR_MILK) is not None
+    patient.date_of_birth = dt.date(2025, 6, 11)
+    assert procedure.fasting_plan().cutoff_for(Item.MILK) is not None
