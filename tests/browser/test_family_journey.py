@@ -80,7 +80,8 @@ def test_demo_guardian_gets_ready_and_the_nurse_sees_it(live_server, new_page, s
     with page.expect_download() as download_info:
         page.locator(f"a[href$='/family/procedures/{procedure.pk}/appointment.ics']").click()
     ics = download_info.value.path().read_text()
-    assert "BEGIN:VEVENT" in ics and ics.count("BEGIN:VALARM") == 4
+    # Tonight's "before bed" alarm (unless that time has passed) and the morning's last clear drink.
+    assert "BEGIN:VEVENT" in ics and 1 <= ics.count("BEGIN:VALARM") <= 2
 
     nurse = new_page(DESKTOP)
     log_in_demo(nurse, base, "nurse@example.org")
