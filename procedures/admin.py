@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from . import services
 from .models import (
     EducationPage,
     EducationStep,
@@ -16,12 +21,22 @@ from .models import (
     Readiness,
 )
 
+# Edits here that move what a family must do go through the same change path as
+# the nurse pages: the version goes up, reminders are planned again and the
+# family is told. (The admin already wraps each save in one transaction.)
+
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
     list_display = ("name", "phone", "timezone")
     filter_horizontal = ("nurses",)
     search_fields = ("name",)
+
+    def save_model(self, request: HttpRequest, obj: Location, form: Any, change: bool) -> None:
+        if change:
+            services.update_clinic(location=obj, changed_by=request.user)
+        else:
+            super().save_model(request, obj, form, change)
 
 
 @admin.register(Patient)
@@ -31,6 +46,19 @@ class PatientAdmin(admin.ModelAdmin):
     search_fields = ("last_name", "first_name", "mrn")
     autocomplete_fields = ("guardians",)
     list_filter = ("location",)
+
+    def save_model(self, request: HttpRequest, obj: Patient, form: Any, change: bool) -> None:
+        if change:
+            services.update_child(patient=obj, changed_by=request.user)
+        else:
+            super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        services.update_guardians(
+            patient=form.instance,
+            changed_by=request.user,
+            apply=lambda: super(PatientAdmin, self).save_related(request, form, formsets, change),
+        )
 
 
 @admin.register(Guardian)
@@ -50,6 +78,17 @@ class ProcedureAdmin(admin.ModelAdmin):
     readonly_fields = ("version", "created_by", "created_at", "updated_at")
     raw_id_fields = ("patient",)
 
+    def save_model(self, request: HttpRequest, obj: Procedure, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            services.sync_reminders(obj, event=services.Kind.CONFIRMATION)
+            return
+        fields = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        try:
+            services.update_procedure(procedure=obj, changed_by=request.user, **fields)
+        except (services.DayOfError, ValidationError) as error:
+            self.message_user(request, " ".join(getattr(error, "messages", [str(error)])), level="error")
+
 
 @admin.register(FastingPolicy)
 class FastingPolicyAdmin(admin.ModelAdmin):
@@ -63,6 +102,16 @@ class FastingPolicyAdmin(admin.ModelAdmin):
         "anchor",
         "is_active",
     )
+
+    def save_model(self, request: HttpRequest, obj: FastingPolicy, form: Any, change: bool) -> None:
+        services.update_fasting_policy(policy=obj, changed_by=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: FastingPolicy) -> None:
+        services.update_fasting_policy(policy=obj, changed_by=request.user, delete=True)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for policy in queryset:
+            self.delete_model(request, policy)
 
 
 @admin.register(ProcedureType)

@@ -12,12 +12,13 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, User
 
+from . import services
 from .models import Location, Pain, Patient, ProcedureKind, Sedation, SymptomReport
 from .phones import normalize_mobile
 from .readiness import STANDARD_QUESTIONS
 
-# How early before the start a family may be asked to arrive.
-MAX_ARRIVAL_LEAD = dt.timedelta(hours=6)
+# Where a rule of the service fails, the form shows it next to this field.
+_FIELD_FOR = {"scheduled_start": "date", "arrival_at": "arrival_time"}
 
 
 def _helper(submit_label: str) -> FormHelper:
@@ -137,6 +138,8 @@ class ProcedureForm(forms.Form):
         decimal_places=2,
         help_text=_("Only if the anesthesiologist asks for a longer fast than usual. Clear fluids are not affected."),
     )
+    # The version the nurse saw: a second submit, or a change by someone else meanwhile, is refused.
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, user: User, submit_label: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -148,6 +151,7 @@ class ProcedureForm(forms.Form):
             "location",
             Row(Column("date"), Column("arrival_time"), Column("start_time")),
             "fasting_minimum_hours",
+            "version",
         )
 
     @classmethod
@@ -161,6 +165,7 @@ class ProcedureForm(forms.Form):
             "arrival_time": arrival.time().replace(tzinfo=None),
             "sedation": procedure.sedation,
             "fasting_minimum_hours": procedure.fasting_minimum_hours,
+            "version": procedure.version,
         }
 
     def clean(self) -> dict[str, Any]:
@@ -179,25 +184,12 @@ class ProcedureForm(forms.Form):
         except forms.ValidationError as error:
             self.add_error("arrival_time", error)
             return data
-        now = timezone.now()
-        if start <= now:
-            self.add_error(
-                "date", forms.ValidationError(_("The start is in the past. Choose a later date or time."), code="past")
-            )
-        elif arrival < now:
-            self.add_error(
-                "arrival_time", forms.ValidationError(_("This arrival time has already passed."), code="past")
-            )
-        if arrival > start:
-            self.add_error(
-                "arrival_time",
-                forms.ValidationError(_("The family must arrive before the procedure starts."), code="after_start"),
-            )
-        elif start - arrival > MAX_ARRIVAL_LEAD:
-            self.add_error(
-                "arrival_time",
-                forms.ValidationError(_("Arrival can be at most 6 hours before the start."), code="too_early"),
-            )
+        try:
+            services.check_times(start=start, arrival=arrival, now=timezone.now())
+        except forms.ValidationError as error:
+            for field, problems in error.error_dict.items():
+                for problem in problems:
+                    self.add_error(_FIELD_FOR[field], problem)
         data["scheduled_start"], data["arrival_at"] = start, arrival
         return data
 
@@ -269,27 +261,33 @@ class RunningLateForm(forms.Form):
     new_start_time = forms.TimeField(
         label=_("New start time today"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
     )
+    # The version the nurse saw: the same form sent twice is refused, not added again.
+    version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, procedure: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})["version"] = procedure.version
         super().__init__(*args, **kwargs)
         self.procedure = procedure
         self.helper = _helper(_("Tell the family"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        minutes, new_time = data.get("minutes"), data.get("new_start_time")
         if self.errors:
             return data
-        if (minutes is None) == (new_time is None):
-            raise forms.ValidationError(_("Give either the minutes late or the new start time, not both."))
+        new_time = data.get("new_start_time")
+        data["new_start"] = None
         if new_time is not None:
             try:
                 data["new_start"] = combine_local(self.procedure.local_start.date(), new_time, self.procedure.location)
             except forms.ValidationError as error:
                 self.add_error("new_start_time", error)
                 return data
-            if data["new_start"] == self.procedure.scheduled_start:
-                self.add_error("new_start_time", _("That is the time already booked."))
+        try:
+            services.running_late_shift(
+                self.procedure, minutes=data.get("minutes"), new_start=data["new_start"], now=timezone.now()
+            )
+        except services.DayOfError as error:
+            raise forms.ValidationError(str(error)) from error
         return data
 
 
@@ -305,12 +303,13 @@ class DoneForm(forms.Form):
 
     def clean_ended_time(self) -> dt.datetime:
         clock = self.cleaned_data["ended_time"]
-        today = timezone.localtime(timezone.now(), self.procedure.location.tz).date()
+        now = timezone.now()
+        today = timezone.localtime(now, self.procedure.location.tz).date()
         ended = combine_local(today, clock, self.procedure.location)
-        if ended > timezone.now() + dt.timedelta(minutes=5):
-            raise forms.ValidationError(_("The end time cannot be in the future."), code="future")
-        if ended < self.procedure.scheduled_start - dt.timedelta(hours=1):
-            raise forms.ValidationError(_("The end time is before the procedure started."), code="too_early")
+        try:
+            services.check_done_time(self.procedure, ended_at=ended, now=now)
+        except services.DayOfError as error:
+            raise forms.ValidationError(str(error)) from error
         return ended
 
 

@@ -6,8 +6,10 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from crispy_forms.layout import Hidden
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -72,11 +74,32 @@ guardian_required = _only(lambda user: user.is_guardian)
 
 
 def _form_page(
-    request: HttpRequest, form: Any, title: str, *, patient: Patient | None = None, procedure: Procedure | None = None
+    request: HttpRequest,
+    form: Any,
+    title: str,
+    *,
+    patient: Patient | None = None,
+    procedure: Procedure | None = None,
+    preview: services.ChangePreview | None = None,
 ) -> HttpResponse:
-    """The nurse's form pages share one template: breadcrumbs, a title and the form."""
-    context = {"form": form, "title": title, "patient": patient, "procedure": procedure}
+    """The nurse's form pages share one template: breadcrumbs, a title and the form.
+
+    With a preview, the page first shows what the family will be told and whom
+    to call, and the form's button saves it for real.
+    """
+    if preview is not None:
+        form.helper.add_input(Hidden("confirmed", "1"))
+        form.helper.inputs[0].value = _("Save and tell the family")
+    context = {"form": form, "title": title, "patient": patient, "procedure": procedure, "preview": preview}
     return render(request, "procedures/nurse/form.html", context)
+
+
+def _needs_a_look(request: HttpRequest, preview: Callable[[], services.ChangePreview]) -> services.ChangePreview | None:
+    """The preview to show before saving, or None when the change can be saved at once."""
+    if request.POST.get("confirmed") == "1":
+        return None
+    shown = preview()
+    return shown if shown.needs_confirmation else None
 
 
 def _procedures_for(user: Any) -> Any:
@@ -169,7 +192,8 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
     form = PatientForm(posted(request), instance=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        # Feeding and age decide the fasting lines: the child's open plans follow at once.
+        services.update_child(patient=form.save(commit=False), changed_by=request.user)
         messages.success(request, _("Changes saved."))
         return redirect("nurse:patient_detail", pk=patient.pk)
     return _form_page(request, form, _("Edit child"), patient=patient)
@@ -290,15 +314,30 @@ def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial=ProcedureForm.initial_for(procedure),
         submit_label=_("Save changes"),
     )
+    preview = None
     if request.method == "POST" and form.is_valid():
-        before = procedure.version
-        procedure = services.update_procedure(procedure=procedure, changed_by=request.user, **form.procedure_fields())
-        if procedure.version != before:
-            messages.success(request, _("Procedure changed. The family will see the new details."))
-        else:
-            messages.success(request, _("Changes saved."))
-        return redirect("nurse:procedure_detail", pk=procedure.pk)
-    return _form_page(request, form, _("Edit or reschedule"), patient=procedure.patient, procedure=procedure)
+        fields = form.procedure_fields()
+        preview = _needs_a_look(request, lambda: services.preview_change(procedure, now=timezone.now(), **fields))
+        if preview is None:
+            before = procedure.version
+            try:
+                procedure = services.update_procedure(
+                    procedure=procedure, changed_by=request.user, based_on=form.cleaned_data["version"], **fields
+                )
+            except services.StaleVersion as error:
+                messages.error(request, str(error))
+                return redirect("nurse:procedure_detail", pk=procedure.pk)
+            except (services.DayOfError, ValidationError) as error:
+                form.add_error(None, error.messages if isinstance(error, ValidationError) else str(error))
+            else:
+                if procedure.version != before:
+                    messages.success(request, _("Procedure changed. The family will see the new details."))
+                else:
+                    messages.success(request, _("Changes saved."))
+                return redirect("nurse:procedure_detail", pk=procedure.pk)
+    return _form_page(
+        request, form, _("Edit or reschedule"), patient=procedure.patient, procedure=procedure, preview=preview
+    )
 
 
 @care_team_required
@@ -553,20 +592,25 @@ def learn_step(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 def procedure_running_late(request: HttpRequest, pk: int) -> HttpResponse:
     procedure = _nurse_procedure(request, pk)
     form = RunningLateForm(posted(request), procedure=procedure)
+    preview = None
     if request.method == "POST" and form.is_valid():
-        try:
-            services.mark_running_late(
-                procedure=procedure,
-                changed_by=request.user,
-                minutes=form.cleaned_data.get("minutes"),
-                new_start=form.cleaned_data.get("new_start"),
-            )
-        except services.DayOfError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("The family has been told the new times."))
-            return redirect("nurse:procedure_detail", pk=procedure.pk)
-    return _form_page(request, form, _("Running late"), patient=procedure.patient, procedure=procedure)
+        data = form.cleaned_data
+        when = {"minutes": data.get("minutes"), "new_start": data.get("new_start")}
+        preview = _needs_a_look(request, lambda: services.preview_running_late(procedure, now=timezone.now(), **when))
+        if preview is None:
+            try:
+                services.mark_running_late(
+                    procedure=procedure, changed_by=request.user, based_on=data["version"], **when
+                )
+            except services.StaleVersion as error:
+                messages.error(request, str(error))
+                return redirect("nurse:procedure_detail", pk=procedure.pk)
+            except services.DayOfError as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, _("The family has been told the new times."))
+                return redirect("nurse:procedure_detail", pk=procedure.pk)
+    return _form_page(request, form, _("Running late"), patient=procedure.patient, procedure=procedure, preview=preview)
 
 
 @care_team_required

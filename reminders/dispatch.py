@@ -12,13 +12,15 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .channels import DeliveryError, transport_for
+from procedures.models import Procedure
+
+from .channels import DeliveryError, OutboxTransport, transport_for
 from .messages import render
-from .models import AttemptOutcome, DeliveryAttempt, OutboxMessage, Reminder, Status
+from .models import AttemptOutcome, Channel, DeliveryAttempt, OutboxMessage, Reminder, Status
 
 logger = logging.getLogger(__name__)
 
@@ -56,46 +58,77 @@ def _finish(
     )
 
 
+def _reachable(reminder: Reminder) -> bool:
+    guardian = reminder.guardian
+    return guardian.can_receive_sms if reminder.channel == Channel.SMS else guardian.can_receive_email
+
+
+def _hold_procedure(procedure_id: int) -> None:
+    """Keep the procedure from changing until this transaction ends.
+
+    PostgreSQL: a share lock on the row, which the change path's FOR UPDATE
+    waits for; sends of the same procedure still run side by side. SQLite:
+    the transaction already holds the database's write lock (IMMEDIATE mode).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM procedures_procedure WHERE id = %s FOR SHARE", [procedure_id])
+
+
 def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
     """Send one queued reminder. Returns the status it ended in, or None if it was not ours.
 
-    `now` lets the demo fast-forward replay a reminder at its due time.
+    The hand-over and a change to the procedure never overlap: the message is
+    rendered and handed to the provider while the procedure row is held, so a
+    change either commits first (and this message is withdrawn) or waits for
+    the hand-over (and its own notice follows). `now` lets the demo
+    fast-forward replay a reminder at its due time.
     """
     now = now or timezone.now()
     reminder = (
-        Reminder.objects.select_related("procedure__location", "procedure__patient", "guardian__user")
-        .filter(pk=reminder_id)
+        Reminder.objects.select_related("procedure", "guardian__user")
+        .filter(pk=reminder_id, status=Status.QUEUED)
         .first()
     )
-    if reminder is None or reminder.status != Status.QUEUED:
+    if reminder is None:
         return None
-    procedure = reminder.procedure
-    if reminder.procedure_version != procedure.version:
+    # Cheap checks first, so a row that is plainly stale never counts an attempt.
+    if reminder.procedure_version != reminder.procedure.version:
         _finish(reminder.pk, Status.CANCELLED, "The appointment changed after this was planned.")
         return Status.CANCELLED
     if now >= reminder.valid_until:
         _finish(reminder.pk, Status.EXPIRED, "No longer useful when its time came.")
         return Status.EXPIRED
-    guardian = reminder.guardian
-    reachable = guardian.can_receive_sms if reminder.channel == "sms" else guardian.can_receive_email
-    if not reachable:
+    if not _reachable(reminder):
         _finish(reminder.pk, Status.FAILED, "The guardian opted out of this channel or has no address for it.")
         return Status.FAILED
-
-    message = render(reminder, now=now)
     # Claim and record the attempt in one commit: only one worker moves it from queued to sending.
     with transaction.atomic():
-        claimed = Reminder.objects.filter(pk=reminder.pk, status=Status.QUEUED).update(
+        claimed = Reminder.objects.filter(pk=reminder_id, status=Status.QUEUED).update(
             status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1, updated_at=now
         )
         if claimed != 1:
             return None
-        attempt = DeliveryAttempt.objects.create(reminder=reminder, number=reminder.attempts + 1, started_at=now)
-    try:
-        provider_id = transport_for(reminder.channel).send(message)
-    except DeliveryError as error:
-        return _failed(reminder, attempt, error)
+        number = Reminder.objects.values_list("attempts", flat=True).get(pk=reminder_id)
+        attempt = DeliveryAttempt.objects.create(reminder_id=reminder_id, number=number, started_at=now)
     with transaction.atomic():
+        reminder = Reminder.objects.select_related("procedure", "guardian__user").get(pk=reminder_id)
+        _hold_procedure(reminder.procedure_id)
+        procedure = Procedure.objects.select_related("location", "patient").get(pk=reminder.procedure_id)
+        reminder.procedure = procedure
+        if reminder.procedure_version != procedure.version:
+            return _withdraw(reminder, attempt, Status.CANCELLED, "The appointment changed before this went out.")
+        if now >= reminder.valid_until:
+            return _withdraw(reminder, attempt, Status.EXPIRED, "No longer useful when its time came.")
+        if not _reachable(reminder):
+            return _withdraw(
+                reminder, attempt, Status.FAILED, "The guardian opted out of this channel or has no address for it."
+            )
+        message = render(reminder, now=now)
+        try:
+            provider_id = transport_for(reminder.channel).send(message)
+        except DeliveryError as error:
+            return _failed(reminder, attempt, error)
         DeliveryAttempt.objects.filter(pk=attempt.pk).update(outcome=AttemptOutcome.SUCCESS, finished_at=timezone.now())
         Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
             status=Status.SENT,
@@ -106,6 +139,14 @@ def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
         )
     logger.info("reminder sent", extra={"reminder_id": reminder.pk, "kind": reminder.kind, "channel": reminder.channel})
     return Status.SENT
+
+
+def _withdraw(reminder: Reminder, attempt: DeliveryAttempt, status: Status, reason: str) -> Status:
+    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+        outcome=AttemptOutcome.WITHDRAWN, finished_at=timezone.now(), error=reason
+    )
+    _finish(reminder.pk, status, reason, was=Status.SENDING)
+    return status
 
 
 @transaction.atomic
@@ -143,13 +184,25 @@ def sweep(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> 
     landed = Reminder.objects.filter(
         status=Status.SENDING, updated_at__lt=stale, pk__in=OutboxMessage.objects.values("reminder_id")
     ).update(status=Status.SENT, sent_at=now, updated_at=now)
+    # An outbox row commits together with the move to sent, so a channel kept in
+    # the outbox that has no row for it was never handed over: ring again.
+    outbox_channels = [channel for channel in Channel.values if transport_for(channel).name == OutboxTransport.name]
+    never_sent = list(
+        Reminder.objects.filter(status=Status.SENDING, updated_at__lt=stale, channel__in=outbox_channels)
+        .exclude(pk__in=OutboxMessage.objects.filter(reminder_id__isnull=False).values("reminder_id"))
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    if never_sent:
+        Reminder.objects.filter(pk__in=never_sent, status=Status.SENDING).update(status=Status.QUEUED, updated_at=now)
+        transaction.on_commit(lambda: [enqueue(pk) for pk in never_sent])
     unknown = Reminder.objects.filter(status=Status.SENDING, updated_at__lt=stale).update(
         status=Status.FAILED,
         last_error="A worker stopped while sending; it may or may not have arrived. Not resent automatically.",
         updated_at=now,
     )
-    if lost or unknown or landed:
+    requeued = len(lost) + len(never_sent)
+    if requeued or unknown or landed:
         logger.warning(
-            "reminders swept", extra={"requeued": len(lost), "unknown_outcome": unknown, "found_sent": landed}
+            "reminders swept", extra={"requeued": requeued, "unknown_outcome": unknown, "found_sent": landed}
         )
-    return {"requeued": len(lost), "unknown_outcome": unknown, "found_sent": landed}
+    return {"requeued": requeued, "unknown_outcome": unknown, "found_sent": landed}

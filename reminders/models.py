@@ -59,6 +59,9 @@ class Reminder(models.Model):
     valid_until = models.DateTimeField(_("useful until"))
     # The procedure version this reminder was planned for; a newer version makes it stale.
     procedure_version = models.PositiveIntegerField()
+    # The clinic-local day of the appointment it was planned for: a fasting
+    # reminder goes once per day, however often the time moves on that day.
+    appointment_day = models.DateField(null=True, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.SCHEDULED)
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_message_id = models.CharField(max_length=64, blank=True, db_index=True)
@@ -103,6 +106,7 @@ class AttemptOutcome(models.TextChoices):
     SUCCESS = "success", _("Accepted by the provider")
     TRANSIENT = "transient", _("Temporary error")
     PERMANENT = "permanent", _("Permanent error")
+    WITHDRAWN = "withdrawn", _("Not sent: the appointment changed first")
 
 
 class DeliveryAttempt(models.Model):

@@ -101,10 +101,25 @@ def _aftercare(procedure: Procedure, ended: dt.datetime) -> list[Planned]:
     ]
 
 
-def _event(kind: Kind, procedure: Procedure, now: dt.datetime) -> Planned:
+# A notice about something within this long is sent even in quiet hours.
+URGENT_WITHIN = dt.timedelta(hours=24)
+# Notices of a change, a cancellation or a booking: each version gets its own.
+NOTICES = (Kind.CONFIRMATION, Kind.CHANGED, Kind.DELAYED, Kind.CANCELLED)
+# Kinds a guardian gets once on a channel: a later change never sends them
+# again (the change notice carries the new times). Fasting ones are once per
+# appointment day: moved to another day, the new day gets its own.
+ONCE_PER_DAY = (Kind.FASTING_EVENING, Kind.FASTING_MORNING)
+ONCE = (Kind.CONFIRMATION, Kind.AFTERCARE_EVENING, Kind.AFTERCARE_NEXT_DAY, *ONCE_PER_DAY)
+# A reminder in these states may have reached the family.
+HANDED_OVER = (Status.SENDING, Status.SENT, Status.DELIVERED)
+
+
+def _event(kind: Kind, procedure: Procedure, now: dt.datetime, about: dt.datetime) -> Planned:
     # Booked / changed / cancelled notes are only useful before the appointment.
     until = max(procedure.scheduled_start, now + dt.timedelta(hours=1))
-    return Planned(kind, _hold(kind, now, procedure.location), until)
+    # Quiet hours never hold back news about the next day; news about next week waits for the morning.
+    due = now if about - now <= URGENT_WITHIN else after_quiet_hours(now, procedure.location)
+    return Planned(kind, due, until)
 
 
 def channels_for(guardian: Guardian) -> list[Channel]:
@@ -116,66 +131,118 @@ def channels_for(guardian: Guardian) -> list[Channel]:
     return channels
 
 
-def sync_reminders(procedure: Procedure, *, event: Kind | None = None, now: dt.datetime | None = None) -> None:
+def _first_moment(procedure: Procedure) -> dt.datetime:
+    plan = procedure.fasting_plan()
+    return min([procedure.arrival_at, *(cutoff.at for cutoff in plan.cutoffs)])
+
+
+def _once_key(guardian_id: int, channel: str, kind: str, day: dt.date | None) -> tuple:
+    return (guardian_id, channel, kind, day if kind in ONCE_PER_DAY else None)
+
+
+def sync_reminders(
+    procedure: Procedure,
+    *,
+    event: Kind | None = None,
+    about: dt.datetime | None = None,
+    audience_changed: bool = False,
+    now: dt.datetime | None = None,
+) -> None:
     """Bring the procedure's reminder rows in line with its current version.
 
     Open reminders of older versions are cancelled; missing ones for the
-    current version are created; ones for channels a guardian turned off are
-    cancelled. Call inside the transaction that changed the procedure.
+    current version are created and planned ones moved to their new times;
+    ones for channels a guardian turned off are cancelled; a kind a guardian
+    already got on a channel is not planned again. `event` queues one notice
+    per guardian and channel. Call inside the transaction that changed the
+    procedure (procedures.services.change_path).
     """
     now = now or timezone.now()
     procedure = Procedure.objects.select_related("location", "patient").get(pk=procedure.pk)
     current = procedure.version
-    Reminder.objects.filter(procedure=procedure, status__in=OPEN_STATUSES).exclude(procedure_version=current).update(
+    day = procedure.local_start.date()
+    rows = list(Reminder.objects.filter(procedure=procedure))
+    stale = [r for r in rows if r.status in OPEN_STATUSES and r.procedure_version != current]
+    # A date change whose notice was still waiting must not be lost under a "running late" one.
+    unsent_changes = {(r.guardian_id, r.channel) for r in stale if r.kind == Kind.CHANGED}
+    Reminder.objects.filter(pk__in=[r.pk for r in stale], status__in=OPEN_STATUSES).update(
         status=Status.CANCELLED, last_error="Replaced: the appointment changed.", updated_at=now
     )
+    handed_over = {
+        _once_key(r.guardian_id, r.channel, r.kind, r.appointment_day) for r in rows if r.status in HANDED_OVER
+    }
+    told = {(r.guardian_id, r.channel) for r in rows if r.kind in NOTICES and r.status not in (Status.CANCELLED,)}
+    existing = {
+        (r.guardian_id, r.channel, r.kind): r for r in rows if r.procedure_version == current and r.resend_of_id is None
+    }
 
-    wanted = planned_reminders(procedure)
-    if event is not None:
-        wanted.append(_event(event, procedure, now))
-    wanted = [p for p in wanted if p.valid_until > now]
+    wanted = [p for p in planned_reminders(procedure) if p.valid_until > now]
+    notice = None
+    if event is not None or audience_changed:
+        notice = _event(event or Kind.CONFIRMATION, procedure, now, about or _first_moment(procedure))
 
     guardians = list(Guardian.objects.filter(patients=procedure.patient).select_related("user"))
-    existing = {
-        (r.guardian_id, r.channel, r.kind): r
-        for r in Reminder.objects.filter(procedure=procedure, procedure_version=current, resend_of__isnull=True)
-    }
     allowed = set()
+    keep = set()
     new = []
     for guardian in guardians:
         for channel in channels_for(guardian):
             allowed.add((guardian.pk, channel))
-            for item in wanted:
+            items = list(wanted)
+            if event is not None:
+                kind = Kind.CHANGED if event == Kind.DELAYED and (guardian.pk, channel) in unsent_changes else event
+                items.append(Planned(kind, notice.due_at, notice.valid_until))
+            elif audience_changed and (guardian.pk, channel) not in told:
+                items.append(notice)
+            if items and items[-1].kind in NOTICES and items[-1].due_at <= now:
+                # The notice goes now with the whole picture: a fasting reminder already due would repeat it.
+                items = [p for p in items if p.kind not in ONCE_PER_DAY or p.due_at > now]
+            keep.update((guardian.pk, channel, item.kind) for item in items)
+            for item in items:
+                if item.kind in ONCE and _once_key(guardian.pk, channel, item.kind, day) in handed_over:
+                    continue
                 found = existing.get((guardian.pk, channel, item.kind))
-                if found is not None:
-                    if found.status == Status.CANCELLED:
-                        # Turned back on (START, or a channel ticked again): the same row plans again.
-                        Reminder.objects.filter(pk=found.pk, status=Status.CANCELLED).update(
-                            status=Status.SCHEDULED,
+                if found is None:
+                    new.append(
+                        Reminder(
+                            procedure=procedure,
+                            guardian=guardian,
+                            channel=channel,
+                            kind=item.kind,
                             due_at=max(item.due_at, now),
                             valid_until=item.valid_until,
-                            last_error="",
-                            updated_at=now,
+                            procedure_version=current,
+                            appointment_day=day,
+                            created_at=now,
                         )
-                    continue
-                new.append(
-                    Reminder(
-                        procedure=procedure,
-                        guardian=guardian,
-                        channel=channel,
-                        kind=item.kind,
+                    )
+                elif found.status == Status.CANCELLED or (
+                    found.status == Status.SCHEDULED
+                    and found.attempts == 0
+                    and (found.due_at, found.valid_until) != (max(item.due_at, now), item.valid_until)
+                    and item.kind not in NOTICES
+                ):
+                    # Turned back on (START, a channel ticked again), or the clinic's
+                    # message times moved: the same row plans again.
+                    Reminder.objects.filter(pk=found.pk, status=found.status).update(
+                        status=Status.SCHEDULED,
                         due_at=max(item.due_at, now),
                         valid_until=item.valid_until,
-                        procedure_version=current,
-                        created_at=now,
+                        last_error="",
+                        updated_at=now,
                     )
-                )
     Reminder.objects.bulk_create(new, ignore_conflicts=True)
+    # Planned kinds no longer wanted: past their use, or carried by a notice going now.
     for reminder in Reminder.objects.filter(procedure=procedure, status__in=OPEN_STATUSES):
         if (reminder.guardian_id, reminder.channel) not in allowed:
-            Reminder.objects.filter(pk=reminder.pk, status__in=OPEN_STATUSES).update(
-                status=Status.CANCELLED, last_error="The guardian turned this channel off.", updated_at=now
-            )
+            error = "The guardian turned this channel off."
+        elif reminder.kind not in NOTICES and (reminder.guardian_id, reminder.channel, reminder.kind) not in keep:
+            error = "Not needed any more: the family has these times already."
+        else:
+            continue
+        Reminder.objects.filter(pk=reminder.pk, status__in=OPEN_STATUSES).update(
+            status=Status.CANCELLED, last_error=error, updated_at=now
+        )
 
 
 def sync_for_guardian(guardian: Guardian) -> None:

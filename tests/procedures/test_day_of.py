@@ -28,6 +28,8 @@ def booked(patient, nurse, guardian):
 
 
 def _late(client, procedure, **data):
+    # The form carries the version the nurse saw, as the page's hidden field does.
+    data.setdefault("version", Procedure.objects.get(pk=procedure.pk).version)
     return client.post(reverse("nurse:procedure_running_late", args=[procedure.pk]), data)
 
 
@@ -65,13 +67,19 @@ def test_one_message_per_channel_goes_at_once(client, nurse, texting_guardian, b
 def test_a_new_start_time_earlier_is_said_loudly(client, nurse, guardian, booked):
     with time_machine.travel(MORNING, tick=False):
         client.force_login(nurse)
-        _late(client, booked, new_start_time="08:00")
+        # 06:00: moving 8:30 to 8:00 puts the last clear drink at 6:00, which is now. The nurse sees it first.
+        check = _late(client, booked, new_start_time="08:00").content.decode()
+        assert "Call these families now" in check and "Alice Parent" in check
+        assert not Reminder.objects.filter(kind=Kind.DELAYED).exists()
+        assert _late(client, booked, new_start_time="08:00", confirmed="1").status_code == 302
         _send_due()
         client.force_login(guardian.user)
         page = client.get(reverse("family:procedure", args=[booked.pk])).content.decode()
     message = OutboxMessage.objects.get(reminder__kind=Kind.DELAYED)
     assert "IMPORTANT" in message.body and "EARLIER" in message.body
-    assert "Stop clear fluids at 6:00 AM" in message.body
+    assert "The time for the last clear drink has passed." in message.body
+    assert "If Mia has had anything to eat or drink since 6:00 AM, call us at (312) 555-0100." in message.body
+    assert "Stop clear fluids at" not in message.body
     assert "30 minutes EARLIER" in page
 
 

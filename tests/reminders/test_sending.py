@@ -248,7 +248,8 @@ def test_the_sweeper_rings_again_for_lost_queued_reminders(booked, django_captur
     assert OutboxMessage.objects.count() == len(ids)
 
 
-def test_the_sweeper_never_resends_a_message_that_may_have_gone(booked):
+def test_the_sweeper_never_resends_a_message_that_may_have_gone(booked, settings):
+    settings.SMS_BACKEND, settings.REMINDER_EMAIL_BACKEND = "twilio", "email"
     with time_machine.travel(BOOKED_AT, tick=False):
         ids = dispatch.claim_due(enqueue=lambda pk: None)
         Reminder.objects.filter(pk__in=ids).update(status=Status.SENDING)  # a worker died mid-send
@@ -256,6 +257,25 @@ def test_the_sweeper_never_resends_a_message_that_may_have_gone(booked):
         result = dispatch.sweep(enqueue=lambda pk: pytest.fail("must not resend"))
     assert result["unknown_outcome"] == len(ids)
     assert set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.FAILED}
+
+
+def test_the_sweeper_rings_again_for_an_outbox_message_that_never_landed(booked, django_capture_on_commit_callbacks):
+    """The outbox row and the move to sent commit together: no row means it was never handed over."""
+    with time_machine.travel(BOOKED_AT, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)
+        Reminder.objects.filter(pk__in=ids).update(status=Status.SENDING)  # a worker died mid-send
+    rung = []
+    with (
+        time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = dispatch.sweep(enqueue=rung.append)
+    with time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False):
+        assert result == {"requeued": len(ids), "unknown_outcome": 0, "found_sent": 0}
+        for pk in rung:
+            dispatch.send(pk)
+    assert sorted(rung) == sorted(ids)
+    assert OutboxMessage.objects.filter(reminder_id__in=ids).count() == len(ids)
 
 
 def test_recent_in_flight_reminders_are_left_alone(booked):
