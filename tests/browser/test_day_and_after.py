@@ -82,3 +82,26 @@ def test_done_then_a_fever_shows_call_now_and_the_nurse_acknowledges(live_server
         nurse.get_by_text("Acknowledged. Thank you for following up.").wait_for()
         assert "acknowledged by Nora Quinn" in nurse.locator("main").inner_text()
         screenshot(nurse, "dashboard-acknowledged")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_moving_earlier_past_the_last_drink_shows_the_nurse_whom_to_call(live_server, new_page, demo, viewport):
+    base = live_server.url
+    last_drink = demo.fasting_plan().cutoffs[-1].at
+    # Five minutes after the last clear drink, the team asks to start 30 minutes earlier.
+    with time_machine.travel(last_drink + dt.timedelta(minutes=5), tick=True):
+        nurse = new_page(viewport)
+        log_in_demo(nurse, base, "nurse@example.org")
+        nurse.goto(base + f"/nurse/procedures/{demo.pk}/running-late/")
+        new_start = (demo.local_start - dt.timedelta(minutes=30)).strftime("%H:%M")
+        nurse.get_by_label("New start time today").fill(new_start)
+        nurse.get_by_role("button", name="Tell the family").click()
+        nurse.get_by_text("Check before you save").wait_for()
+        box = nurse.locator("section.alert").inner_text()
+        assert "Call these families now" in box and "Paula Rivera" in box
+        assert "Nothing is saved yet" in box
+        screenshot(nurse, f"late-earlier-check-{'phone' if viewport == PHONE else 'desktop'}")
+        assert Procedure.objects.get(pk=demo.pk).version == demo.version
+        nurse.get_by_role("button", name="Save and tell the family").click()
+        nurse.get_by_text("The family has been told the new times.").wait_for()
+    assert Procedure.objects.get(pk=demo.pk).running_late_minutes == -30

@@ -330,3 +330,15 @@ def test_a_removed_guardian_gets_nothing_more(booked, guardian):
         patient=booked.patient, changed_by=None, apply=lambda: booked.patient.guardians.remove(other)
     )
     assert not Reminder.objects.filter(guardian=other, status=Status.SCHEDULED).exists()
+
+
+def test_on_the_night_the_clocks_go_back_texts_and_emails_say_which_one_thirty(patient, nurse, texting_guardian):
+    # Sunday 1 November 2026: 1:30 AM happens twice. Arrival 7:30 AM CST, so solids stop at the second 1:30.
+    with time_machine.travel(dt.datetime(2026, 10, 26, 10, tzinfo=CHICAGO), tick=False):
+        book(patient, nurse, arrival=dt.datetime(2026, 11, 1, 7, 30, tzinfo=CHICAGO))
+    send_due(dt.datetime(2026, 10, 26, 10, tzinfo=CHICAGO))
+    evening = send_due(dt.datetime(2026, 10, 31, 18, tzinfo=CHICAGO))
+    assert {m.channel for m in evening} == {"sms", "email"}
+    for message in evening:
+        assert "No solid food after 1:30 AM CST Sunday." in message.body
+        assert "No fatty or fried food after 12:30 AM Sunday." in message.body  # happens once: no zone
