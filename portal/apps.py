@@ -7,4 +7,10 @@ class PortalConfig(AppConfig):
     verbose_name = _("Accounts and operations")
 
     def ready(self) -> None:
+        from django.urls import register_converter
+
         from . import signals  # noqa: F401 - connects the receivers
+        from .converters import IdConverter
+
+        # Before any urls.py is read: routes take ids as <id:pk>.
+        register_converter(IdConverter, "id")

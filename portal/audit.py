@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from .converters import MAX_ID
 from .models import AuditAction, AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ def record(request: HttpRequest, response: HttpResponse) -> None:
         return  # sent to the login page; nothing was shown
     kind = OBJECT_ROUTES.get(route, "")
     pk = match.kwargs.get("pk") if match else None
+    if not isinstance(pk, int) or not 0 < pk <= MAX_ID:
+        pk = None  # the URL converter already refuses these; the log must never fail a request
     denied = response.status_code == 404
     patient_id = _patient_of(kind, pk) if kind and pk and not denied else None
     if denied:

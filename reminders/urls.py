@@ -14,5 +14,5 @@ webhook_patterns = (
 
 staff_patterns = [
     path("outbox/", views.outbox, name="outbox"),
-    path("reminders/<int:pk>/resend/", views.resend, name="reminder_resend"),
+    path("reminders/<id:pk>/resend/", views.resend, name="reminder_resend"),
 ]
