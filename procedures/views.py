@@ -115,9 +115,16 @@ def _search_term(request: HttpRequest, key: str) -> str | None:
     Returns None after storing a posted term: the caller redirects to a clean URL.
     """
     if request.method == "POST":
-        request.session[key] = request.POST.get("q", "").strip()[:100]
+        request.session[key] = _printable(request.POST.get("q", ""))
         return None
-    return request.session.get(key, "")
+    stored = request.session.get(key, "")
+    return _printable(stored) if isinstance(stored, str) else ""
+
+
+def _printable(term: str) -> str:
+    """Without control characters: PostgreSQL refuses a NUL byte in any query, so it would fail every page."""
+    kept = (" " if char.isspace() else char for char in term if char.isprintable() or char.isspace())
+    return "".join(kept).strip()[:100]
 
 
 @care_team_required

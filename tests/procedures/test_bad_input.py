@@ -296,3 +296,24 @@ def test_admin_user_creation_form_works(admin_user):
     form = form_class({"email": "x@example.org", "full_name": "X", "role": Role.NURSE, "usable_password": "false"})
     assert form.is_valid(), form.errors
     assert UserFactory._meta.model.objects.filter(email="x@example.org").count() == 0
+
+
+@pytest.mark.parametrize("name", ["nurse:procedure_list", "nurse:patient_list"])
+def test_a_nul_byte_in_a_search_is_dropped_and_the_lists_keep_working(client, nurse, procedure, name):
+    client.force_login(nurse)
+    client.post(reverse(name), {"q": f"{procedure.patient.first_name}\x00\x1b\r\n"})
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert procedure.patient in [getattr(row, "patient", row) for row in response.context["page"]]
+    assert "\x00" not in str(dict(client.session))
+
+
+@pytest.mark.parametrize(("name", "key"), [("nurse:procedure_list", "procedure_search"),
+                                           ("nurse:patient_list", "patient_search")])  # fmt: skip
+@pytest.mark.parametrize("stored", ["\x00", "a\x00b", 42, ["x"]])
+def test_a_bad_search_already_in_the_session_is_harmless(client, nurse, procedure, name, key, stored):
+    client.force_login(nurse)
+    session = client.session
+    session[key] = stored
+    session.save()
+    assert client.get(reverse(name)).status_code == 200
