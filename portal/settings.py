@@ -149,6 +149,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+# Counted in lower case and cut to axes' column, so a 256-character name is a failed login, not an error.
+AXES_USERNAME_CALLABLE = "portal.auth.axes_username"
 # Axes would log each attempt with the username; our request log already records the outcome.
 AXES_VERBOSE = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from axes.models import AccessAttempt
 from django.urls import reverse
 
 import portal.settings as production
@@ -67,3 +68,19 @@ def test_weak_passwords_are_refused(guardian, password):
 
     with pytest.raises(ValidationError):
         validate_password(password, user=guardian.user)
+
+
+@pytest.mark.parametrize("length", [255, 256, 10_000])
+def test_an_over_long_login_name_is_an_ordinary_failed_login(client, db, length):
+    name = "a" * (length - len("@example.org")) + "@example.org"
+    response = _try(client, name, "wrong-password-1")
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert len(AccessAttempt.objects.get().username) <= 255
+
+
+def test_over_long_login_names_still_lock_after_five_failures(client, db):
+    name = "b" * 300 + "@example.org"
+    for _ in range(5):
+        _try(client, name, "wrong-password-1")
+    assert _try(client, name, "wrong-password-1").status_code == 429
