@@ -34,7 +34,7 @@ run: messages
 	@echo "  Invitation emails are printed in this window."
 	@echo
 	trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A portal worker --beat --pool=solo --loglevel=INFO & \
+	$(VENV)/bin/celery -A portal worker --beat --pool=solo --loglevel=INFO -Q celery,celery-sms,celery-email & \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload
 
 test: messages

@@ -184,6 +184,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Email ------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587
 globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Every call to the outside world has a timeout: a mail server that accepts and never answers
+# must not hold a worker for minutes.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # Reminder channels: "outbox" keeps messages in the database (staff page /nurse/outbox/).
 SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
 REMINDER_EMAIL_BACKEND = env.str("REMINDER_EMAIL_BACKEND", default="email" if env.str("EMAIL_URL", "") else "outbox")
@@ -222,6 +225,8 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+# Sends wait in one queue per channel, each served by its own workers (docker-compose.yml).
+SEND_QUEUES = {channel: f"{CELERY_TASK_DEFAULT_QUEUE}-{channel}" for channel in ("sms", "email")}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -234,7 +239,21 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": env.float("HEARTBEAT_SECONDS", default=60.0)},
     "dispatch-reminders": {"task": "reminders.tasks.dispatch", "schedule": DISPATCH_SECONDS},
     "sweep-reminders": {"task": "reminders.tasks.sweep", "schedule": 60.0},
+    "reconcile-reminders": {"task": "reminders.tasks.reconcile", "schedule": 60.0},
+    # One heartbeat through each send queue: a worker stuck on a hung provider stops beating.
+    **{
+        f"heartbeat-{queue}": {
+            "task": "reminders.tasks.queue_heartbeat",
+            "schedule": 60.0,
+            "args": [queue],
+            "options": {"queue": queue, "expires": 55},
+        }
+        for queue in SEND_QUEUES.values()
+    },
 }
+# Celery's Django fixup reads this from the app's configuration (not the environment):
+# reuse each worker's database connection for this many tasks instead of one per task.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

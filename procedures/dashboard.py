@@ -9,7 +9,7 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from reminders.models import Reminder, Status
+from reminders.models import PROBLEM_STATUSES, Reminder
 
 from . import readiness
 from .models import Guardian, Location, Procedure, SymptomReport
@@ -55,7 +55,7 @@ def build(*, location: Location, day: dt.date, now: dt.datetime, pages: dict[str
     problems = (
         Reminder.objects.filter(
             procedure__location=location,
-            status__in=(Status.FAILED, Status.EXPIRED),
+            status__in=PROBLEM_STATUSES,
             updated_at__gte=now - dt.timedelta(days=PROBLEM_DAYS),
         )
         .select_related("procedure__patient", "guardian__user")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,17 +28,52 @@ class Message:
 
 
 class DeliveryError(Exception):
+    """The provider definitely did not accept the message: safe to try again unless permanent."""
+
     def __init__(self, message: str, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class OutcomeUnknown(Exception):
+    """The provider may or may not have the message: never send again before finding out."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the provider says about a message whose hand-over had no clear answer."""
+
+    found: bool | None  # True: it has it; False: it never got it; None: it cannot tell us
+    provider_id: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A hand-over with no clear answer, as kept on its attempt row."""
+
+    reminder_id: int
+    to: str
+    body_sha256: str
+    started_at: datetime
+
+
+def body_digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 class Transport:
     name = ""
 
     def send(self, message: Message) -> str:
-        """Hand the message over; return the provider's id for it. Raise DeliveryError."""
+        """Hand the message over; return the provider's id for it.
+
+        Raise DeliveryError when the provider did not take it, OutcomeUnknown when it may have.
+        """
         raise NotImplementedError
+
+    def lookup(self, sent: Sent) -> Lookup:
+        return Lookup(None, detail="This provider cannot be asked whether a message arrived.")
 
 
 class OutboxTransport(Transport):
@@ -55,19 +92,43 @@ class OutboxTransport(Transport):
         )
         return f"outbox-{row.pk}"
 
+    def lookup(self, sent: Sent) -> Lookup:
+        # The row and the move to sent commit together: the table is the whole truth.
+        row = OutboxMessage.objects.filter(reminder_id=sent.reminder_id).first()
+        return Lookup(True, f"outbox-{row.pk}") if row else Lookup(False)
+
 
 class EmailTransport(Transport):
     name = "email"
 
     def send(self, message: Message) -> str:
-        email = EmailMessage(message.subject, message.body, to=[message.to])
+        connection = get_connection()
+        email = EmailMessage(message.subject, message.body, to=[message.to], connection=connection)
+        try:
+            # Connecting and greeting: a failure here means the server never got the message.
+            connection.open()
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"Email server error: {type(error).__name__}") from error
         try:
             email.send()
         except smtplib.SMTPRecipientsRefused as error:
             raise DeliveryError("The email address was refused.", permanent=True) from error
+        except smtplib.SMTPResponseException as error:
+            # The server answered no: a definite refusal (5xx for good, 4xx for now).
+            raise DeliveryError(f"Email server refused: {error.smtp_code}", permanent=error.smtp_code >= 500) from error
         except (smtplib.SMTPException, OSError) as error:
-            raise DeliveryError(f"Email server error: {type(error).__name__}") from error
+            # No answer after the message went out: the server may have queued it.
+            raise OutcomeUnknown(f"The email server stopped answering ({type(error).__name__}).") from error
+        finally:
+            connection.close()
         return email.extra_headers.get("Message-ID", "")
+
+    def lookup(self, sent: Sent) -> Lookup:
+        return Lookup(
+            None,
+            detail="A mail server cannot be asked afterwards. It stopped answering after the message went to it,"
+            " so it may or may not have arrived.",
+        )
 
 
 # Twilio error codes that will not succeed on retry.
@@ -96,6 +157,8 @@ class TwilioSmsTransport(Transport):
             response = http.post(url, data, auth=(sid, token))
         except http.TransportError as error:
             raise DeliveryError(f"Could not reach Twilio: {error}") from error
+        except http.NoAnswer as error:
+            raise OutcomeUnknown(f"Twilio did not answer in time: {error}") from error
         if response.status in (200, 201):
             return str(response.body.get("sid", ""))
         code = response.body.get("code")
@@ -106,6 +169,38 @@ class TwilioSmsTransport(Transport):
         if response.status == 400:
             raise DeliveryError(f"Twilio refused the message (code {code}).", permanent=True)
         raise DeliveryError(f"Twilio answered {response.status}.")
+
+    # How long after our request Twilio may still create the message it was given.
+    LOOKUP_WINDOW = timedelta(seconds=http.TIMEOUT_SECONDS + 60)
+
+    def lookup(self, sent: Sent) -> Lookup:
+        """Ask Twilio for messages to this number since the attempt, and match ours by its text or time."""
+        sid, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
+        url = f"https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
+        params = {"To": sent.to, "DateSent>": sent.started_at.astimezone(UTC).date().isoformat(), "PageSize": "100"}
+        try:
+            response = http.get(url, params, auth=(sid, token))
+        except (http.TransportError, http.NoAnswer) as error:
+            return Lookup(None, detail=f"Could not ask Twilio: {error}")
+        if response.status != 200:
+            return Lookup(None, detail=f"Twilio answered {response.status} when asked.")
+        window_end = sent.started_at + self.LOOKUP_WINDOW
+        for found in response.body.get("messages") or []:
+            if not isinstance(found, dict) or found.get("to") != sent.to:
+                continue
+            created = _twilio_time(found.get("date_created"))
+            same_text = bool(sent.body_sha256) and body_digest(str(found.get("body", ""))) == sent.body_sha256
+            in_window = created is not None and sent.started_at - timedelta(seconds=5) <= created <= window_end
+            if same_text or (not sent.body_sha256 and in_window):
+                return Lookup(True, str(found.get("sid", "")), f"Twilio has it: {found.get('status', '')}")
+        return Lookup(False, detail="Twilio has no such message.")
+
+
+def _twilio_time(value: object) -> datetime | None:
+    try:
+        return parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def status_callback_url() -> str:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from procedures.models import Procedure
 
-from .channels import DeliveryError, OutboxTransport, transport_for
+from .channels import DeliveryError, OutboxTransport, OutcomeUnknown, Sent, body_digest, transport_for
 from .messages import render
 from .models import AttemptOutcome, Channel, DeliveryAttempt, OutboxMessage, Reminder, Status
 
@@ -125,10 +125,13 @@ def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
                 reminder, attempt, Status.FAILED, "The guardian opted out of this channel or has no address for it."
             )
         message = render(reminder, now=now)
+        DeliveryAttempt.objects.filter(pk=attempt.pk).update(to=message.to, body_sha256=body_digest(message.body))
         try:
             provider_id = transport_for(reminder.channel).send(message)
         except DeliveryError as error:
             return _failed(reminder, attempt, error)
+        except OutcomeUnknown as error:
+            return _unknown(reminder, attempt, str(error))
         DeliveryAttempt.objects.filter(pk=attempt.pk).update(outcome=AttemptOutcome.SUCCESS, finished_at=timezone.now())
         Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
             status=Status.SENT,
@@ -147,6 +150,17 @@ def _withdraw(reminder: Reminder, attempt: DeliveryAttempt, status: Status, reas
     )
     _finish(reminder.pk, status, reason, was=Status.SENDING)
     return status
+
+
+def _unknown(reminder: Reminder, attempt: DeliveryAttempt, reason: str) -> Status:
+    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+        outcome=AttemptOutcome.UNKNOWN, finished_at=timezone.now(), error=reason[:300]
+    )
+    _finish(
+        reminder.pk, Status.UNKNOWN, f"{reason} Asking the provider before anything is sent again.", was=Status.SENDING
+    )
+    logger.warning("reminder outcome unknown", extra={"reminder_id": reminder.pk, "channel": reminder.channel})
+    return Status.UNKNOWN
 
 
 @transaction.atomic
@@ -196,8 +210,8 @@ def sweep(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> 
         Reminder.objects.filter(pk__in=never_sent, status=Status.SENDING).update(status=Status.QUEUED, updated_at=now)
         transaction.on_commit(lambda: [enqueue(pk) for pk in never_sent])
     unknown = Reminder.objects.filter(status=Status.SENDING, updated_at__lt=stale).update(
-        status=Status.FAILED,
-        last_error="A worker stopped while sending; it may or may not have arrived. Not resent automatically.",
+        status=Status.UNKNOWN,
+        last_error="A worker stopped while handing it over. Asking the provider before anything is sent again.",
         updated_at=now,
     )
     requeued = len(lost) + len(never_sent)
@@ -206,3 +220,63 @@ def sweep(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> 
             "reminders swept", extra={"requeued": requeued, "unknown_outcome": unknown, "found_sent": landed}
         )
     return {"requeued": requeued, "unknown_outcome": unknown, "found_sent": landed}
+
+
+# Give the provider time to finish with what it was given before asking about it.
+ASK_AFTER = dt.timedelta(minutes=2)
+
+
+def reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Ask the provider about each hand-over with no clear answer, and act only on its answer.
+
+    It has the message: sent. It never got it: a definite "not accepted", so
+    the row is due again (if still useful). It cannot tell: the row stays
+    unknown, with the provider's words for the nurse, who may resend.
+    """
+    now = now or timezone.now()
+    counts = {"found": 0, "not_found": 0, "cannot_tell": 0}
+    rows = Reminder.objects.filter(status=Status.UNKNOWN, updated_at__lt=now - ASK_AFTER, valid_until__gt=now)
+    for reminder in rows.select_related("guardian__user")[:BATCH]:
+        attempt = reminder.delivery_attempts.order_by("-number").first()
+        if attempt is None:
+            continue
+        sent = Sent(
+            reminder_id=reminder.pk,
+            to=attempt.to or _address(reminder),
+            body_sha256=attempt.body_sha256,
+            started_at=attempt.started_at,
+        )
+        answer = transport_for(reminder.channel).lookup(sent)
+        with transaction.atomic():
+            if answer.found:
+                counts["found"] += 1
+                Reminder.objects.filter(pk=reminder.pk, status=Status.UNKNOWN).update(
+                    status=Status.SENT,
+                    sent_at=attempt.started_at,
+                    provider_message_id=answer.provider_id[:64],
+                    last_error=answer.detail[:300],
+                    checked_at=now,
+                    updated_at=now,
+                )
+            elif answer.found is False:
+                counts["not_found"] += 1
+                retry = reminder.attempts < MAX_ATTEMPTS
+                Reminder.objects.filter(pk=reminder.pk, status=Status.UNKNOWN).update(
+                    status=Status.SCHEDULED if retry else Status.FAILED,
+                    due_at=now,
+                    last_error=f"{answer.detail} " + ("Sending it again." if retry else "Too many tries."),
+                    checked_at=now,
+                    updated_at=now,
+                )
+            else:
+                counts["cannot_tell"] += 1
+                Reminder.objects.filter(pk=reminder.pk, status=Status.UNKNOWN).update(
+                    last_error=answer.detail[:300], checked_at=now, updated_at=now
+                )
+    if any(counts.values()):
+        logger.info("unknown outcomes checked", extra=counts)
+    return counts
+
+
+def _address(reminder: Reminder) -> str:
+    return reminder.guardian.mobile_number if reminder.channel == Channel.SMS else reminder.guardian.user.email

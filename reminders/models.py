@@ -28,6 +28,8 @@ class Status(models.TextChoices):
     SCHEDULED = "scheduled", _("Planned")
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")
+    # Handed over with no clear answer: the provider is asked before anything is sent again.
+    UNKNOWN = "unknown", _("Outcome unknown")
     SENT = "sent", _("Sent")
     DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")
@@ -37,6 +39,8 @@ class Status(models.TextChoices):
 
 OPEN_STATUSES = (Status.SCHEDULED, Status.QUEUED)
 FINAL_STATUSES = (Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.EXPIRED)
+# What a nurse must look at: not sent, too late, or no one knows.
+PROBLEM_STATUSES = (Status.FAILED, Status.EXPIRED, Status.UNKNOWN)
 
 
 class ReminderQuerySet(models.QuerySet["Reminder"]):
@@ -47,7 +51,7 @@ class ReminderQuerySet(models.QuerySet["Reminder"]):
         return self.filter(status__in=OPEN_STATUSES)
 
     def problems(self) -> ReminderQuerySet:
-        return self.filter(status__in=(Status.FAILED, Status.EXPIRED))
+        return self.filter(status__in=PROBLEM_STATUSES)
 
 
 class Reminder(models.Model):
@@ -70,6 +74,8 @@ class Reminder(models.Model):
     sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the provider was last asked about a hand-over with no clear answer.
+    checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     resend_of = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
@@ -87,6 +93,8 @@ class Reminder(models.Model):
             models.Index(
                 fields=["updated_at"], name="reminder_in_flight", condition=Q(status__in=["queued", "sending"])
             ),
+            # Used by reminders.dispatch.reconcile: hand-overs whose outcome is not known yet.
+            models.Index(fields=["updated_at"], name="reminder_unknown", condition=Q(status="unknown")),
         ]
         constraints = [
             # Planning twice (two quick edits, a retried request) cannot create a second copy.
@@ -107,6 +115,7 @@ class AttemptOutcome(models.TextChoices):
     TRANSIENT = "transient", _("Temporary error")
     PERMANENT = "permanent", _("Permanent error")
     WITHDRAWN = "withdrawn", _("Not sent: the appointment changed first")
+    UNKNOWN = "unknown", _("No clear answer from the provider")
 
 
 class DeliveryAttempt(models.Model):
@@ -118,6 +127,10 @@ class DeliveryAttempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=12, choices=AttemptOutcome.choices, default=AttemptOutcome.PENDING)
     error = models.CharField(max_length=300, blank=True)
+    # What was handed over, kept so the provider can be asked about it later: the
+    # address and a digest of the text (never the text itself).
+    to = models.CharField(max_length=254, blank=True)
+    body_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["reminder", "number"]

@@ -1,14 +1,30 @@
-"""Thin Celery tasks: they take ids and call functions in reminders.dispatch."""
+"""Thin Celery tasks: they take ids and call functions in reminders.dispatch.
+
+Each channel has its own queue (settings.SEND_QUEUES), served by its own workers in
+production, so a hung mail server cannot hold up texts; dispatching, sweeping,
+asking providers about unclear hand-overs and the heartbeat stay on the default
+queue.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
+
+from portal.tasks import record_heartbeat
 
 from . import dispatch as dispatching
+from .models import Reminder
+
+
+def queue_for(channel: str) -> str:
+    return settings.SEND_QUEUES[channel]
 
 
 def enqueue(reminder_id: int) -> None:
-    send_reminder.delay(reminder_id)
+    channel = Reminder.objects.filter(pk=reminder_id).values_list("channel", flat=True).first()
+    if channel is not None:
+        send_reminder.apply_async(args=[reminder_id], queue=queue_for(channel))
 
 
 @shared_task(name="reminders.tasks.dispatch", ignore_result=True)
@@ -25,3 +41,14 @@ def send_reminder(reminder_id: int) -> str | None:
 @shared_task(name="reminders.tasks.sweep", ignore_result=True)
 def sweep() -> dict[str, int]:
     return dispatching.sweep(enqueue=enqueue)
+
+
+@shared_task(name="reminders.tasks.reconcile", ignore_result=True)
+def reconcile() -> dict[str, int]:
+    return dispatching.reconcile()
+
+
+@shared_task(name="reminders.tasks.queue_heartbeat", ignore_result=True)
+def queue_heartbeat(queue: str) -> None:
+    """Proves a worker of this queue is taking work: its health check reads the row."""
+    record_heartbeat(f"queue:{queue}")

@@ -46,6 +46,10 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     if reminder.status in (Status.SCHEDULED, Status.QUEUED, Status.SENDING):
         messages.info(request, _("This reminder is already on its way."))
+    elif reminder.status == Status.UNKNOWN and reminder.checked_at is None:
+        messages.info(
+            request, _("We are still asking the provider whether this one arrived. Please look again in a few minutes.")
+        )
     elif reminder.procedure_version != procedure.version:
         messages.error(request, _("This reminder was for times that have changed, so it was not sent again."))
     elif reminder.valid_until <= now:

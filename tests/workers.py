@@ -30,9 +30,10 @@ def start_worker(redis_url: str, queue: str, *extra: str, env: dict[str, str] | 
         "CELERY_QUEUE": queue,
         **(env or {}),
     }
+    queues = ",".join([queue, f"{queue}-sms", f"{queue}-email"])  # the default queue and each channel's
     command = [
         sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
-        "--without-gossip", "--without-mingle", "-Q", queue, "-n", f"{queue}-{time.monotonic_ns()}@%h", *extra,
+        "--without-gossip", "--without-mingle", "-Q", queues, "-n", f"{queue}-{time.monotonic_ns()}@%h", *extra,
     ]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

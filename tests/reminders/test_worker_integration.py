@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 
 from portal.celery import app
 from reminders import dispatch, tasks
@@ -28,7 +29,8 @@ UTC = dt.UTC
 @pytest.fixture
 def worker(transactional_db, postgres, redis_url, education_content):
     app.control.purge()
-    with start_worker(app, perform_ping_check=False, shutdown_timeout=20):
+    queues = [settings.CELERY_TASK_DEFAULT_QUEUE, *settings.SEND_QUEUES.values()]
+    with start_worker(app, perform_ping_check=False, shutdown_timeout=20, queues=queues):
         yield
 
 
