@@ -34,7 +34,10 @@ def combine_local(day: dt.date, clock: dt.time, location: Location) -> dt.dateti
     skipped when clocks go forward).
     """
     local = dt.datetime.combine(day, clock, tzinfo=location.tz)
-    round_trip = local.astimezone(dt.UTC).astimezone(location.tz)
+    try:
+        round_trip = local.astimezone(dt.UTC).astimezone(location.tz)
+    except OverflowError:  # the first or last day of the calendar: far outside what check_times allows
+        raise forms.ValidationError(_("Choose a date within the next two years."), code="out_of_range") from None
     if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
         raise forms.ValidationError(
             _("%(time)s does not exist on that day: the clocks go forward. Choose another time."),
@@ -177,7 +180,7 @@ class ProcedureForm(forms.Form):
         try:
             start = combine_local(day, start_time, location)
         except forms.ValidationError as error:
-            self.add_error("start_time", error)
+            self.add_error("date" if error.code == "out_of_range" else "start_time", error)
             return data
         try:
             arrival = combine_local(day, arrival_time, location)

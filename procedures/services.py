@@ -148,6 +148,8 @@ _NOTICE: dict[Reason, Kind | None] = {
 
 # How early before the start a family may be asked to arrive.
 MAX_ARRIVAL_LEAD = dt.timedelta(hours=6)
+# How far ahead a procedure may be booked: past this it is a typo, not a plan.
+MAX_BOOKING_AHEAD = dt.timedelta(days=2 * 365)
 # A nurse may record the end a few minutes ahead of the clock on the wall.
 DONE_CLOCK_SLACK = dt.timedelta(minutes=5)
 
@@ -293,6 +295,8 @@ def check_times(*, start: datetime, arrival: datetime, now: datetime) -> None:
     errors: dict[str, Any] = {}
     if start <= now:
         errors["scheduled_start"] = _("The start is in the past. Choose a later date or time.")
+    elif start > now + MAX_BOOKING_AHEAD:
+        errors["scheduled_start"] = _("Choose a date within the next two years.")
     elif arrival < now:
         errors["arrival_at"] = _("This arrival time has already passed.")
     if arrival > start:

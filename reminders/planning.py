@@ -22,6 +22,9 @@ MORNING_LEAD = dt.timedelta(hours=1)
 EVENING_LEAD = dt.timedelta(hours=1)
 EXPECTED_LENGTH = dt.timedelta(hours=2)
 AFTERCARE_CHECK_IN = dt.time(10, 0)
+# Bookings are at most two years ahead; a start this close to the calendar's end
+# can only be bad data, and the arithmetic around it would overflow.
+LAST_PLANNED_DAY = dt.date.max - dt.timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def planned_reminders(procedure: Procedure, *, policy: FastingPolicy | None = No
     """
     if procedure.status == ProcedureStatus.COMPLETED and procedure.ended_at:
         return _aftercare(procedure, procedure.ended_at)
-    if not procedure.is_active:
+    if not procedure.is_active or procedure.scheduled_start.date() > LAST_PLANNED_DAY:
         return []
     location = procedure.location
     start_day = procedure.local_start.date()

@@ -12,8 +12,10 @@ from django.urls import reverse
 
 from portal.models import Role
 from procedures.models import Guardian, Location, Patient, Procedure
+from reminders.models import Kind, Reminder
+from reminders.planning import sync_reminders
 
-from ..factories import UserFactory
+from ..factories import ProcedureFactory, UserFactory
 
 NOW = dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)  # 10:00 in Chicago
 
@@ -317,3 +319,28 @@ def test_a_bad_search_already_in_the_session_is_harmless(client, nurse, procedur
     session[key] = stored
     session.save()
     assert client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("day", "arrival", "start"),
+    [("2028-06-12", "07:30", "08:30"), ("9999-12-30", "07:30", "08:30"), ("9999-12-31", "22:30", "23:30")],
+)
+def test_a_date_more_than_two_years_ahead_is_refused_next_to_the_date(client, nurse, patient, frozen, day, arrival,
+                                                                        start):  # fmt: skip
+    client.force_login(nurse)
+    response = _schedule(client, patient, date=day, arrival_time=arrival, start_time=start)
+    assert response.status_code == 200
+    assert _errors(response, "date") == ["Choose a date within the next two years."]
+    assert not Procedure.objects.exists()
+
+
+def test_a_date_just_inside_two_years_can_be_booked(client, nurse, patient, frozen):
+    client.force_login(nurse)
+    assert _schedule(client, patient, date="2028-06-08").status_code == 302
+
+
+def test_planning_reminders_for_a_date_at_the_end_of_the_calendar_does_not_overflow(patient, guardian):
+    start = dt.datetime(9999, 12, 30, 14, 30, tzinfo=dt.UTC)
+    procedure = ProcedureFactory(patient=patient, scheduled_start=start, arrival_at=start - dt.timedelta(hours=1))
+    sync_reminders(procedure)
+    assert not Reminder.objects.exclude(kind=Kind.CONFIRMATION).exists()
