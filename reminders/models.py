@@ -171,3 +171,30 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.key}"
+
+
+class EarlyStatus(models.Model):
+    """A delivery status the provider reported before we had stored its message id.
+
+    Providers may call back before the send has committed; the status waits
+    here and is applied when the id is stored (reminders.webhooks.apply_early_status).
+    """
+
+    provider = models.CharField(max_length=16)
+    message_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16)
+    error_code = models.CharField(max_length=16, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "pk"]
+        indexes = [
+            # Used by reminders.webhooks.apply_early_status: statuses still waiting for their message.
+            models.Index(
+                fields=["provider", "message_id"], name="early_status_waiting", condition=Q(applied_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.message_id} {self.status}"
