@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +38,10 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        """Log-in lookup: Parent@Example.org and parent@example.org are one account."""
+        return self.alias(email_lower=Lower("email")).get(email_lower=(username or "").strip().lower())
+
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.update(role=Role.ADMIN, is_staff=True, is_superuser=True)
         return self.create_user(email, password, **extra)
@@ -63,9 +68,21 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            # One account per address whatever its letter case; also the index the log-in lookup uses.
+            models.UniqueConstraint(
+                Lower("email"),
+                name="portal_user_email_unique_any_case",
+                violation_error_message=_("An account with this email already exists."),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.strip().lower()
 
     def get_full_name(self) -> str:
         return self.full_name
