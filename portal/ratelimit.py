@@ -16,18 +16,32 @@ from .audit import client_ip
 View = Callable[..., HttpResponse]
 
 
+def _key(name: str, request: HttpRequest) -> str:
+    window = int(time.time() // 60)
+    return f"ratelimit:{name}:{client_ip(request)}:{window}"
+
+
+def spent(name: str, request: HttpRequest, *, per_minute: int) -> HttpResponse | None:
+    """A 429 if this address has used its budget for `name` this minute, else None; this request is not counted.
+
+    For budgets of failures (logins): look before trying, count with `throttled` only when it fails.
+    """
+    return _too_many() if (cache.get(_key(name, request)) or 0) >= per_minute else None
+
+
 def throttled(name: str, request: HttpRequest, *, per_minute: int) -> HttpResponse | None:
     """Count this request against its address's budget for `name`: a 429 once the budget is spent, else None."""
-    window = int(time.time() // 60)
-    key = f"ratelimit:{name}:{client_ip(request)}:{window}"
+    key = _key(name, request)
     cache.add(key, 0, timeout=120)
     try:
         count = cache.incr(key)
     except ValueError:  # evicted between add and incr
         cache.set(key, 1, timeout=120)
         count = 1
-    if count <= per_minute:
-        return None
+    return None if count <= per_minute else _too_many()
+
+
+def _too_many() -> HttpResponse:
     message = _("Too many requests. Please wait a minute and try again.")
     response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = "60"

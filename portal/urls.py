@@ -8,19 +8,11 @@ from procedures.urls import family_patterns, learn_patterns, nurse_patterns
 from reminders.urls import webhook_patterns
 
 from . import two_factor, views
-from .forms import LoginForm
-from .ratelimit import rate_limited
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path(
-        "accounts/login/",
-        rate_limited("login", per_minute=30)(
-            auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True)
-        ),
-        name="login",
-    ),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/two-step/", two_factor.verify, name="two_factor_verify"),
     path("accounts/two-step/setup/", two_factor.setup, name="two_factor_setup"),

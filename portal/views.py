@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -14,7 +15,8 @@ from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import ChoosePasswordForm, posted
+from . import ratelimit
+from .forms import ChoosePasswordForm, LoginForm, posted
 from .models import Invitation, User
 from .ratelimit import rate_limited
 
@@ -40,6 +42,25 @@ def healthz(request: HttpRequest) -> JsonResponse:
         logger.exception("health check failed")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+# Failed logins one address may make in a minute. Only failures count: a hospital's
+# shared outgoing address opens the page and logs in successfully all day.
+LOGIN_FAILURES_PER_MINUTE = 30
+
+
+class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        refused = ratelimit.spent("login", request, per_minute=LOGIN_FAILURES_PER_MINUTE)
+        if refused is not None:
+            return refused
+        response = super().post(request, *args, **kwargs)
+        if response.status_code != 302:  # the form came back: a failed attempt
+            ratelimit.throttled("login", request, per_minute=LOGIN_FAILURES_PER_MINUTE)
+        return response
 
 
 @never_cache
