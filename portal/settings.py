@@ -189,6 +189,8 @@ globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # Reminder channels: "outbox" keeps messages in the database (staff page /nurse/outbox/).
 SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
+# Print each message kept in the outbox to the terminal (the embedded default, for trying it).
+OUTBOX_ECHO = env.bool("OUTBOX_ECHO", default=DEBUG)
 REMINDER_EMAIL_BACKEND = env.str("REMINDER_EMAIL_BACKEND", default="email" if env.str("EMAIL_URL", "") else "outbox")
 if SMS_BACKEND not in ("outbox", "twilio") or REMINDER_EMAIL_BACKEND not in ("outbox", "email"):
     raise ImproperlyConfigured("SMS_BACKEND must be outbox or twilio; REMINDER_EMAIL_BACKEND outbox or email.")

@@ -6,13 +6,12 @@ import logging
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import User
+from reminders.models import Kind
+from reminders.planning import queue_email
 
 from .models import Location, Procedure, RedFlagRule, SymptomField, SymptomReport, TemperatureUnit
 
@@ -57,20 +56,9 @@ def record_check_in(*, procedure: Procedure, user: User, report: SymptomReport) 
         extra={"procedure_id": procedure.pk, "report_id": report.pk, "needs_attention": report.needs_attention},
     )
     if hits and procedure.location.team_email:
-        transaction.on_commit(lambda: _alert_team(report, procedure))
+        # On the durable email path: retried if the mail server is down, never lost.
+        queue_email(Kind.TEAM_ALERT, address=procedure.location.team_email, about_id=report.pk)
     return hits
-
-
-def _alert_team(report: SymptomReport, procedure: Procedure) -> None:
-    # The email names no child and carries no free text: the link leads to the details behind a login.
-    link = settings.SITE_URL + reverse("nurse:dashboard") + f"?location={procedure.location_id}"
-    body = (
-        "A family reported a warning sign after a procedure and was asked to call the clinic.\n"
-        f"Warning signs: {', '.join(report.flags)}\n"
-        f"Reported at: {timezone.localtime(report.created_at, procedure.location.tz):%Y-%m-%d %H:%M %Z}\n"
-        f"Open the dashboard: {link}\n"
-    )
-    send_mail("Marrow Ready: a family reported a warning sign", body, None, [procedure.location.team_email])
 
 
 @transaction.atomic

@@ -13,18 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Invitation, Role, User
+from portal.models import Role, User
 from reminders.models import Kind
-from reminders.planning import sync_reminders
+from reminders.planning import queue_email, sync_reminders
 
 from . import fasting_display
 from .models import (
@@ -52,21 +48,10 @@ class GuardianResult:
     invited: bool
 
 
-def send_invitation(*, user: User, invited_by: User | None) -> Invitation:
-    """Issue a fresh invitation and email its link after the transaction commits."""
-    invitation, token = Invitation.issue(user=user, created_by=invited_by)
-    link = settings.SITE_URL + reverse("accept_invitation", args=[token])
-
-    def _send() -> None:
-        with translation.override(user.language):
-            context = {"user": user, "link": link, "hours": settings.INVITATION_VALID_HOURS}
-            subject = render_to_string("emails/invitation_subject.txt", context).strip()
-            body = render_to_string("emails/invitation.txt", context)
-        send_mail(subject, body, None, [user.email])
-        logger.info("invitation sent", extra={"user_id": user.pk, "invitation_id": invitation.pk})
-
-    transaction.on_commit(_send)
-    return invitation
+def send_invitation(*, user: User, invited_by: User | None) -> None:
+    """Send a fresh invitation on the durable email path (the link is made when it goes)."""
+    queue_email(Kind.INVITATION, guardian=user.guardian, about_id=invited_by.pk if invited_by else None)
+    logger.info("invitation queued", extra={"user_id": user.pk})
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -90,6 +91,10 @@ class OutboxTransport(Transport):
             reminder_id=message.reminder_id,
             created_at=message.at or timezone.now(),
         )
+        if settings.OUTBOX_ECHO:
+            # The embedded default: show what would have gone out where the person trying it looks.
+            heading = f"{message.channel} to {message.to}" + (f": {message.subject}" if message.subject else "")
+            transaction.on_commit(lambda: print(f"\n----- {heading}\n{message.body}\n-----", flush=True))
         return f"outbox-{row.pk}"
 
     def lookup(self, sent: Sent) -> Lookup:

@@ -20,7 +20,8 @@ from procedures.models import Procedure
 
 from .channels import DeliveryError, OutboxTransport, OutcomeUnknown, Sent, body_digest, transport_for
 from .messages import render
-from .models import AttemptOutcome, Channel, DeliveryAttempt, OutboxMessage, Reminder, Status
+from .models import ACCOUNT_KINDS, AttemptOutcome, Channel, DeliveryAttempt, OutboxMessage, Reminder, Status
+from .webhooks import apply_early_status
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,22 @@ def _finish(
 
 
 def _reachable(reminder: Reminder) -> bool:
+    if reminder.kind in ACCOUNT_KINDS:
+        # Account emails go whatever the reminder choices: they are how a family gets in.
+        return bool(reminder.address or (reminder.guardian and reminder.guardian.user.email))
     guardian = reminder.guardian
     return guardian.can_receive_sms if reminder.channel == Channel.SMS else guardian.can_receive_email
+
+
+def _not_wanted(reminder: Reminder, now: dt.datetime) -> tuple[Status, str] | None:
+    """Why a reminder must not go now (and the status it ends in), or None when it should."""
+    if reminder.procedure_id and reminder.procedure_version != reminder.procedure.version:
+        return Status.CANCELLED, "The appointment changed before this went out."
+    if now >= reminder.valid_until:
+        return Status.EXPIRED, "No longer useful when its time came."
+    if not _reachable(reminder):
+        return Status.FAILED, "The guardian opted out of this channel or has no address for it."
+    return None
 
 
 def _hold_procedure(procedure_id: int) -> None:
@@ -93,15 +108,10 @@ def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
     if reminder is None:
         return None
     # Cheap checks first, so a row that is plainly stale never counts an attempt.
-    if reminder.procedure_version != reminder.procedure.version:
-        _finish(reminder.pk, Status.CANCELLED, "The appointment changed after this was planned.")
-        return Status.CANCELLED
-    if now >= reminder.valid_until:
-        _finish(reminder.pk, Status.EXPIRED, "No longer useful when its time came.")
-        return Status.EXPIRED
-    if not _reachable(reminder):
-        _finish(reminder.pk, Status.FAILED, "The guardian opted out of this channel or has no address for it.")
-        return Status.FAILED
+    refused = _not_wanted(reminder, now)
+    if refused:
+        _finish(reminder.pk, *refused)
+        return refused[0]
     # Claim and record the attempt in one commit: only one worker moves it from queued to sending.
     with transaction.atomic():
         claimed = Reminder.objects.filter(pk=reminder_id, status=Status.QUEUED).update(
@@ -112,18 +122,13 @@ def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
         number = Reminder.objects.values_list("attempts", flat=True).get(pk=reminder_id)
         attempt = DeliveryAttempt.objects.create(reminder_id=reminder_id, number=number, started_at=now)
     with transaction.atomic():
-        reminder = Reminder.objects.select_related("procedure", "guardian__user").get(pk=reminder_id)
-        _hold_procedure(reminder.procedure_id)
-        procedure = Procedure.objects.select_related("location", "patient").get(pk=reminder.procedure_id)
-        reminder.procedure = procedure
-        if reminder.procedure_version != procedure.version:
-            return _withdraw(reminder, attempt, Status.CANCELLED, "The appointment changed before this went out.")
-        if now >= reminder.valid_until:
-            return _withdraw(reminder, attempt, Status.EXPIRED, "No longer useful when its time came.")
-        if not _reachable(reminder):
-            return _withdraw(
-                reminder, attempt, Status.FAILED, "The guardian opted out of this channel or has no address for it."
-            )
+        reminder = Reminder.objects.select_related("guardian__user").get(pk=reminder_id)
+        if reminder.procedure_id:
+            _hold_procedure(reminder.procedure_id)
+            reminder.procedure = Procedure.objects.select_related("location", "patient").get(pk=reminder.procedure_id)
+        refused = _not_wanted(reminder, now)
+        if refused:
+            return _withdraw(reminder, attempt, *refused)
         message = render(reminder, now=now)
         DeliveryAttempt.objects.filter(pk=attempt.pk).update(to=message.to, body_sha256=body_digest(message.body))
         try:
@@ -140,6 +145,8 @@ def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
             last_error="",
             updated_at=timezone.now(),
         )
+        # A status callback may have come before this commit: it waits, and applies now.
+        apply_early_status(reminder)
     logger.info("reminder sent", extra={"reminder_id": reminder.pk, "kind": reminder.kind, "channel": reminder.channel})
     return Status.SENT
 
@@ -258,6 +265,7 @@ def reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
                     checked_at=now,
                     updated_at=now,
                 )
+                apply_early_status(reminder)
             elif answer.found is False:
                 counts["not_found"] += 1
                 retry = reminder.attempts < MAX_ATTEMPTS
@@ -279,4 +287,6 @@ def reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
 
 
 def _address(reminder: Reminder) -> str:
+    if reminder.address or reminder.guardian is None:
+        return reminder.address
     return reminder.guardian.mobile_number if reminder.channel == Channel.SMS else reminder.guardian.user.email

@@ -17,12 +17,13 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from portal.models import Invitation, User
 from procedures import fasting_display
 from procedures.fasting import Item
 from procedures.phones import display as phone_display
 
 from .channels import Message
-from .models import Channel, Kind, Reminder
+from .models import ACCOUNT_KINDS, Channel, Kind, Reminder
 
 if TYPE_CHECKING:
     from procedures.models import Guardian, Procedure
@@ -43,6 +44,8 @@ def _subject(kind: str, name: str) -> str:
 
 def render(reminder: Reminder, *, now: datetime | None = None) -> Message:
     """The message of one reminder, as it reads at `now`, from the procedure's current state."""
+    if reminder.kind in ACCOUNT_KINDS:
+        return _account_message(reminder, now=now or timezone.now())
     message = compose(
         kind=reminder.kind,
         channel=reminder.channel,
@@ -107,3 +110,51 @@ def compose(*, kind: str, channel: str, procedure: Procedure, guardian: Guardian
         }
         to_email = guardian.user.email if guardian else ""
         return Message(Channel.EMAIL, to_email, subject, f"{body}\n\n{footer}", None, now)
+
+
+# --- Account and care-team emails --------------------------------------------------
+
+
+def _account_message(reminder: Reminder, *, now: datetime) -> Message:
+    guardian = reminder.guardian
+    to = reminder.address or (guardian.user.email if guardian else "")
+    if reminder.kind == Kind.TEAM_ALERT:
+        subject, body = _team_alert(reminder)
+        return Message(Channel.EMAIL, to, subject, body, reminder.pk, now)
+    user = guardian.user
+    with translation.override(user.language or "en"):
+        if reminder.kind == Kind.INVITATION:
+            # Issued at the moment of sending: only its hash is stored, and a new
+            # link (after a retry) voids the one before.
+            inviter = User.objects.filter(pk=reminder.about_id).first()
+            _invitation, token = Invitation.issue(user=user, created_by=inviter)
+            context = {
+                "user": user,
+                "link": settings.SITE_URL + reverse("accept_invitation", args=[token]),
+                "hours": settings.INVITATION_VALID_HOURS,
+            }
+            subject = render_to_string("emails/invitation_subject.txt", context).strip()
+            body = render_to_string("emails/invitation.txt", context)
+        else:
+            subject = _("Your Marrow Ready contact details were changed")
+            body = _(
+                "The email or mobile number on your Marrow Ready account was just changed. "
+                "If you did not do this, call your child's clinic straight away."
+            )
+    return Message(Channel.EMAIL, to, subject, body, reminder.pk, now)
+
+
+def _team_alert(reminder: Reminder) -> tuple[str, str]:
+    # The email names no child and carries no free text: the link leads to the details behind a login.
+    from procedures.models import SymptomReport
+
+    report = SymptomReport.objects.select_related("procedure__location").get(pk=reminder.about_id)
+    location = report.procedure.location
+    link = settings.SITE_URL + reverse("nurse:dashboard") + f"?location={location.pk}"
+    body = (
+        "A family reported a warning sign after a procedure and was asked to call the clinic.\n"
+        f"Warning signs: {', '.join(report.flags)}\n"
+        f"Reported at: {timezone.localtime(report.created_at, location.tz):%Y-%m-%d %H:%M %Z}\n"
+        f"Open the dashboard: {link}\n"
+    )
+    return "Marrow Ready: a family reported a warning sign", body

@@ -22,6 +22,14 @@ class Kind(models.TextChoices):
     FASTING_MORNING = "fasting_morning", _("Fasting, morning of")
     AFTERCARE_EVENING = "aftercare_evening", _("Aftercare, same evening")
     AFTERCARE_NEXT_DAY = "aftercare_next_day", _("Aftercare check-in, next day")
+    # Account and care-team emails: the same durable, retried path, no appointment times.
+    INVITATION = "invitation", _("Invitation to the portal")
+    CONTACT_CHANGED = "contact_changed", _("Contact details changed")
+    TEAM_ALERT = "team_alert", _("Warning sign, to the care team")
+
+
+# Kinds about the account or the care team rather than an appointment's times.
+ACCOUNT_KINDS = (Kind.INVITATION, Kind.CONTACT_CHANGED, Kind.TEAM_ALERT)
 
 
 class Status(models.TextChoices):
@@ -55,14 +63,23 @@ class ReminderQuerySet(models.QuerySet["Reminder"]):
 
 
 class Reminder(models.Model):
-    procedure = models.ForeignKey("procedures.Procedure", on_delete=models.CASCADE, related_name="reminders")
-    guardian = models.ForeignKey("procedures.Guardian", on_delete=models.CASCADE, related_name="reminders")
+    procedure = models.ForeignKey(
+        "procedures.Procedure", on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
+    guardian = models.ForeignKey(
+        "procedures.Guardian", on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
+    # An address of its own (the care team's, or the one a guardian just changed away from);
+    # empty means the guardian's current address on the channel.
+    address = models.CharField(max_length=254, blank=True)
+    # What an account or care-team message is about (e.g. the check-in of a team alert).
+    about_id = models.PositiveBigIntegerField(null=True, blank=True)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     due_at = models.DateTimeField(_("due"))
     valid_until = models.DateTimeField(_("useful until"))
     # The procedure version this reminder was planned for; a newer version makes it stale.
-    procedure_version = models.PositiveIntegerField()
+    procedure_version = models.PositiveIntegerField(default=0)
     # The clinic-local day of the appointment it was planned for: a fasting
     # reminder goes once per day, however often the time moves on that day.
     appointment_day = models.DateField(null=True, blank=True)

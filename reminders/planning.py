@@ -252,3 +252,32 @@ def sync_for_guardian(guardian: Guardian) -> None:
     """After a change of channels or consent: re-plan each active procedure of their children."""
     for procedure in Procedure.objects.filter(patient__guardians=guardian).active():
         sync_reminders(procedure)
+
+
+# How long an account or care-team email is worth sending.
+ACCOUNT_EMAIL_USEFUL = {
+    Kind.INVITATION: dt.timedelta(hours=72),
+    Kind.CONTACT_CHANGED: dt.timedelta(days=7),
+    Kind.TEAM_ALERT: dt.timedelta(hours=24),
+}
+
+
+def queue_email(
+    kind: Kind, *, guardian: Guardian | None = None, address: str = "", about_id: int | None = None
+) -> Reminder:
+    """An account or care-team email, on the same durable path as reminders.
+
+    The row is written in the caller's transaction: it goes (and is retried)
+    once that commits, and never if it rolls back.
+    """
+    now = timezone.now()
+    return Reminder.objects.create(
+        guardian=guardian,
+        channel=Channel.EMAIL,
+        kind=kind,
+        address=address,
+        about_id=about_id,
+        due_at=now,
+        valid_until=now + ACCOUNT_EMAIL_USEFUL[kind],
+        created_at=now,
+    )

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.mail import send_mail
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -17,8 +16,8 @@ from procedures.models import Guardian, Procedure
 from procedures.views import care_team_required, guardian_required
 
 from .forms import SMS_CONSENT_TEXT, PreferencesForm
-from .models import OutboxMessage, Reminder, Status
-from .planning import channels_for, sync_for_guardian
+from .models import Kind, OutboxMessage, Reminder, Status
+from .planning import channels_for, queue_email, sync_for_guardian
 
 PAGE_SIZE = 50
 
@@ -90,7 +89,7 @@ def save_preferences(*, guardian: Guardian, data: dict, consent_text: str) -> No
     old_email = guardian.user.email
     if number_changed or data["email"] != old_email:
         # Tell the address on file, so a taken-over account does not go unnoticed.
-        transaction.on_commit(lambda: notify_contact_change(guardian.user, old_email))
+        notify_contact_change(guardian.user, old_email)
     guardian.email_enabled = data["email_enabled"]
     guardian.sms_enabled = data["sms_enabled"]
     guardian.mobile_number = data["mobile_number"]
@@ -109,13 +108,4 @@ def save_preferences(*, guardian: Guardian, data: dict, consent_text: str) -> No
 
 
 def notify_contact_change(user: User, old_email: str) -> None:
-    with translation.override(user.language):
-        send_mail(
-            _("Your Marrow Ready contact details were changed"),
-            _(
-                "The email or mobile number on your Marrow Ready account was just changed. "
-                "If you did not do this, call your child's clinic straight away."
-            ),
-            None,
-            [old_email],
-        )
+    queue_email(Kind.CONTACT_CHANGED, guardian=user.guardian, address=old_email)

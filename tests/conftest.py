@@ -146,3 +146,35 @@ def log_in(client, email: str, password: str) -> bool:
     """Log in through the login page, as a person does (and as the lockout sees it)."""
     response = client.post(reverse("login"), {"username": email, "password": password})
     return response.status_code == 302
+
+
+def send_queued_email() -> list:
+    """What beat and a worker do within seconds: every due message goes, emails through Django's mail backend.
+
+    Returns the emails sent (django.core.mail.outbox grows as well).
+    """
+    from django.core import mail
+    from django.test import override_settings
+
+    from reminders import dispatch
+
+    before = len(mail.outbox)
+    with override_settings(REMINDER_EMAIL_BACKEND="email"):
+        for pk in dispatch.claim_due(enqueue=lambda pk: None):
+            dispatch.send(pk)
+    return mail.outbox[before:]
+
+
+def latest_invitation():
+    """Send what is queued, then the newest invitation email."""
+    from django.core import mail
+
+    send_queued_email()
+    return [m for m in mail.outbox if "/invite/" in m.body][-1]
+
+
+def invitation_link_token() -> str:
+    """The token in the newest invitation email sent."""
+    import re
+
+    return re.search(r"http://\S+/invite/(\S+)/", latest_invitation().body).group(1)

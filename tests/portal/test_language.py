@@ -8,11 +8,10 @@ from pathlib import Path
 import polib
 import pytest
 from django.conf import settings
-from django.core import mail
 from django.core.management import call_command
 from django.urls import reverse
 
-from tests.conftest import need
+from tests.conftest import latest_invitation, need
 
 PO_FILE = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES" / "django.po"
 
@@ -82,8 +81,9 @@ def test_invitation_email_is_in_the_guardians_language(client, django_capture_on
     data = {"full_name": "Gina", "email": "gina@example.org", "mobile_number": "", "relationship": "", "language": "es"}
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("nurse:guardian_add", args=[patient.pk]), data)
-    assert mail.outbox[-1].subject == "Su invitación a Marrow Ready"
-    assert "Abra este enlace" in mail.outbox[-1].body
+    invitation = latest_invitation()
+    assert invitation.subject == "Su invitación a Marrow Ready"
+    assert "Abra este enlace" in invitation.body
 
 
 @pytest.mark.parametrize("url_name", ["login"])

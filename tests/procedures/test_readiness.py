@@ -85,12 +85,13 @@ def test_acknowledging_records_who_when_and_which_version(client, guardian, book
 def test_a_reschedule_makes_the_acknowledgement_stale(client, guardian, nurse, booked):
     client.force_login(guardian.user)
     client.post(reverse("family:acknowledge_fasting", args=[booked.pk]), {"version": booked.version})
-    services.update_procedure(
-        procedure=booked,
-        changed_by=nurse,
-        scheduled_start=booked.scheduled_start + dt.timedelta(hours=2),
-        arrival_at=booked.arrival_at + dt.timedelta(hours=2),
-    )
+    with time_machine.travel(NOW, tick=False):
+        services.update_procedure(
+            procedure=booked,
+            changed_by=nurse,
+            scheduled_start=booked.scheduled_start + dt.timedelta(hours=2),
+            arrival_at=booked.arrival_at + dt.timedelta(hours=2),
+        )
     html = _page(client, Procedure.objects.get(pk=booked.pk))
     assert "I have read these times" in html
     assert "You confirmed these times" not in html
