@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import time_machine
+from django.core import mail
 from django.urls import reverse
 
 from portal.models import Invitation, User
+from reminders import dispatch
+from reminders.models import Kind, Reminder, Status
 from tests.conftest import invitation_link_token, latest_invitation, log_in
 
 NEW_PASSWORD = "blue-lantern-river-42"
@@ -97,3 +101,33 @@ def test_only_a_hash_of_the_token_is_stored(client, django_capture_on_commit_cal
 def test_garbage_tokens_get_the_expired_page(client, db):
     for token in ["x", "a" * 500, "%00", "<script>"]:
         assert client.get(f"/invite/{token}/").status_code in (404, 410)
+
+
+def test_with_the_mail_server_down_the_nurse_sees_no_error_and_the_invitation_goes_later(
+    client, nurse, patient, settings
+):
+    with socket.socket() as probe:  # a port where nothing listens: the mail server is down
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
+    settings.REMINDER_EMAIL_BACKEND = "email"
+    client.force_login(nurse)
+    data = {
+        "full_name": "Gina Guardian",
+        "email": "gina@example.org",
+        "mobile_number": "",
+        "relationship": "",
+        "language": "en",
+    }
+    assert client.post(reverse("nurse:guardian_add", args=[patient.pk]), data).status_code == 302
+    for pk in dispatch.claim_due(enqueue=lambda pk: None):
+        dispatch.send(pk)
+    invitation = Reminder.objects.get(kind=Kind.INVITATION)
+    assert (invitation.status, invitation.attempts) == (Status.SCHEDULED, 1)  # a definite failure: due again
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with time_machine.travel(invitation.due_at, tick=False):
+        for pk in dispatch.claim_due(enqueue=lambda pk: None):
+            dispatch.send(pk)
+    assert [m.to for m in mail.outbox] == [["gina@example.org"]]
+    assert "/invite/" in mail.outbox[0].body
