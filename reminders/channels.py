@@ -152,7 +152,7 @@ class TwilioSmsTransport(Transport):
 
     def send(self, message: Message) -> str:
         sid, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
-        url = f"https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
+        url = f"{settings.TWILIO_API_URL}/2010-04-01/Accounts/{sid}/Messages.json"
         data = {"To": message.to, "Body": message.body, "StatusCallback": status_callback_url()}
         if settings.TWILIO_MESSAGING_SERVICE_SID:
             data["MessagingServiceSid"] = settings.TWILIO_MESSAGING_SERVICE_SID
@@ -181,7 +181,7 @@ class TwilioSmsTransport(Transport):
     def lookup(self, sent: Sent) -> Lookup:
         """Ask Twilio for messages to this number since the attempt, and match ours by its text or time."""
         sid, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN
-        url = f"https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
+        url = f"{settings.TWILIO_API_URL}/2010-04-01/Accounts/{sid}/Messages.json"
         params = {"To": sent.to, "DateSent>": sent.started_at.astimezone(UTC).date().isoformat(), "PageSize": "100"}
         try:
             response = http.get(url, params, auth=(sid, token))
@@ -194,10 +194,12 @@ class TwilioSmsTransport(Transport):
             if not isinstance(found, dict) or found.get("to") != sent.to:
                 continue
             created = _twilio_time(found.get("date_created"))
-            same_text = bool(sent.body_sha256) and body_digest(str(found.get("body", ""))) == sent.body_sha256
-            in_window = created is not None and sent.started_at - timedelta(seconds=5) <= created <= window_end
-            if same_text or (not sent.body_sha256 and in_window):
+            if sent.body_sha256 and body_digest(str(found.get("body", ""))) == sent.body_sha256:
                 return Lookup(True, str(found.get("sid", "")), f"Twilio has it: {found.get('status', '')}")
+            in_window = created is not None and sent.started_at - timedelta(seconds=5) <= created <= window_end
+            if in_window and not sent.body_sha256:
+                # Without the text's digest a message to the same number at that time may be another one.
+                return Lookup(None, detail="Twilio has a text to this number from that minute; it may be this one.")
         return Lookup(False, detail="Twilio has no such message.")
 
 

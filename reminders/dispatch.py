@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from procedures.models import Procedure
+from procedures.models import Guardian, Procedure
 
 from .channels import DeliveryError, OutboxTransport, OutcomeUnknown, Sent, body_digest, transport_for
 from .messages import render
@@ -112,25 +112,39 @@ def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
     if refused:
         _finish(reminder.pk, *refused)
         return refused[0]
-    # Claim and record the attempt in one commit: only one worker moves it from queued to sending.
+    # Claim, render and record the attempt in one commit: only one worker moves it from
+    # queued to sending, and what it is about to hand over (address and a digest of the
+    # text) is on record before the provider is called, so it can be asked about later.
     with transaction.atomic():
         claimed = Reminder.objects.filter(pk=reminder_id, status=Status.QUEUED).update(
             status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1, updated_at=now
         )
         if claimed != 1:
             return None
-        number = Reminder.objects.values_list("attempts", flat=True).get(pk=reminder_id)
-        attempt = DeliveryAttempt.objects.create(reminder_id=reminder_id, number=number, started_at=now)
+        reminder = Reminder.objects.select_related("procedure__location", "procedure__patient", "guardian__user").get(
+            pk=reminder_id
+        )
+        message = render(reminder, now=now)
+        attempt = DeliveryAttempt.objects.create(
+            reminder_id=reminder_id,
+            number=reminder.attempts,
+            started_at=now,
+            to=message.to,
+            body_sha256=body_digest(message.body),
+        )
     with transaction.atomic():
-        reminder = Reminder.objects.select_related("guardian__user").get(pk=reminder_id)
         if reminder.procedure_id:
+            # A change that committed since the message was rendered has bumped the version:
+            # then it is withdrawn here; a change still to come waits for the hand-over.
             _hold_procedure(reminder.procedure_id)
-            reminder.procedure = Procedure.objects.select_related("location", "patient").get(pk=reminder.procedure_id)
+            reminder.procedure.version = Procedure.objects.values_list("version", flat=True).get(
+                pk=reminder.procedure_id
+            )
+        if reminder.guardian_id:  # a STOP may have come in meanwhile
+            reminder.guardian = Guardian.objects.select_related("user").get(pk=reminder.guardian_id)
         refused = _not_wanted(reminder, now)
         if refused:
             return _withdraw(reminder, attempt, *refused)
-        message = render(reminder, now=now)
-        DeliveryAttempt.objects.filter(pk=attempt.pk).update(to=message.to, body_sha256=body_digest(message.body))
         try:
             provider_id = transport_for(reminder.channel).send(message)
         except DeliveryError as error:
