@@ -20,7 +20,10 @@ def database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def start_worker(redis_url: str, queue: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_worker(
+    redis_url: str, queue: str, *extra: str, env: dict[str, str] | None = None, only: str | None = None
+) -> subprocess.Popen:
+    """A worker whose default queue is `queue`; it serves that and each channel's queue, or `only` one of them."""
     worker_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -30,7 +33,7 @@ def start_worker(redis_url: str, queue: str, *extra: str, env: dict[str, str] | 
         "CELERY_QUEUE": queue,
         **(env or {}),
     }
-    queues = ",".join([queue, f"{queue}-sms", f"{queue}-email"])  # the default queue and each channel's
+    queues = only or ",".join([queue, f"{queue}-sms", f"{queue}-email"])
     command = [
         sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
         "--without-gossip", "--without-mingle", "-Q", queues, "-n", f"{queue}-{time.monotonic_ns()}@%h", *extra,

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socketserver
 import threading
 import time
 import urllib.parse
@@ -24,12 +25,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
+from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
+from portal.models import Heartbeat
 from procedures.models import Procedure
 from reminders import dispatch, tasks
 from reminders.models import Kind, Reminder, Status
+from reminders.planning import sync_reminders
 from tests.factories import GuardianFactory, LocationFactory, PatientFactory
 from tests.workers import start_worker, stop, wait_for
 
@@ -222,3 +227,55 @@ def test_redis_flushed_and_two_beats_at_once_lose_nothing_and_send_nothing_twice
     with capsys.disabled():
         print(f"\nRedis flushed, two sweeps at once: {counts}; on the way: {dict(checked)}")
     assert counts == {**counts, "lost": 0, "duplicated": 0, "flagged": 0, "sent": len(ids)}
+
+
+class HungMailServer(socketserver.BaseRequestHandler):
+    """Accepts the connection and never says a word."""
+
+    def handle(self) -> None:
+        self.server.release.wait(120)
+
+
+def test_a_hung_mail_server_holds_up_no_texts_and_fails_the_email_workers_health_check(
+    transactional_db, postgres, redis_url, queue, twilio, patient, texting_guardian
+):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), HungMailServer)
+    server.daemon_threads, server.release = True, threading.Event()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        **twilio.env,
+        "CELERY_QUEUE": queue,
+        "REMINDER_EMAIL_BACKEND": "email",
+        "EMAIL_URL": f"smtp://127.0.0.1:{server.server_address[1]}",
+        "EMAIL_TIMEOUT": "60",  # long enough to show the email worker stuck
+    }
+    book_at = timezone.now()
+    procedure = Procedure.objects.create(
+        patient=patient,
+        location=patient.location,
+        scheduled_start=book_at + dt.timedelta(days=2),
+        arrival_at=book_at + dt.timedelta(days=2, hours=-1),
+    )
+    sync_reminders(procedure, event=Kind.CONFIRMATION)
+    email_worker = start_worker(redis_url, queue, env=env, only=f"{queue}-email")
+    sms_worker = start_worker(redis_url, queue, env=env, only=f"{queue}-sms")
+    try:
+        with override_settings(SEND_QUEUES={"sms": f"{queue}-sms", "email": f"{queue}-email"}):
+            dispatch.claim_due(enqueue=tasks.enqueue)
+            email = Reminder.objects.get(channel="email", kind=Kind.CONFIRMATION)
+            assert wait_for(lambda: Reminder.objects.get(pk=email.pk).status == Status.SENDING, 60)
+            # The email worker is stuck on the silent server; the text still goes.
+            assert wait_for(lambda: len(twilio.messages) == 1, 60)
+            assert Reminder.objects.get(channel="sms", kind=Kind.CONFIRMATION).status == Status.SENT
+            for name in ("sms", "email"):
+                tasks.queue_heartbeat.apply_async(args=[f"{queue}-{name}"], queue=f"{queue}-{name}")
+            assert wait_for(lambda: Heartbeat.objects.filter(name=f"queue:{queue}-sms").exists(), 30)
+        call_command("check_heartbeat", f"queue:{queue}-sms")
+        with pytest.raises(CommandError):  # the stuck worker's own heartbeat never ran
+            call_command("check_heartbeat", f"queue:{queue}-email")
+    finally:
+        server.release.set()
+        stop(sms_worker)
+        stop(email_worker)
+        server.shutdown()
+        server.server_close()
