@@ -3,10 +3,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
 
 from procedures import services
+from reminders import dispatch
 
 PAYLOADS = Path(__file__).parent / "payloads"
+CHICAGO = ZoneInfo("America/Chicago")
+UTC = dt.UTC
+# Booked Monday 8 June 2026 (10:00 CDT) for Thursday 11 June, arrival 7:30 AM; the evening text goes Wednesday 6 PM.
+BOOKED_AT = dt.datetime(2026, 6, 8, 15, 0, tzinfo=UTC)
+EVENING = dt.datetime(2026, 6, 10, 23, 0, tzinfo=UTC)
 
 
 def payload(name: str) -> dict:
@@ -23,3 +33,21 @@ def book(patient, nurse, *, arrival: dt.datetime, sedation: str = "general", min
         sedation=sedation,
         scheduled_by=nurse,
     )
+
+
+@pytest.fixture
+def booked(patient, nurse, texting_guardian):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        return book(patient, nurse, arrival=dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO))
+
+
+def run_due(at: dt.datetime) -> list[int]:
+    """What beat and a worker do at a moment: claim, then send each.
+
+    Inside a test's transaction on_commit never fires, so the claimed ids are sent directly.
+    """
+    with time_machine.travel(at, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)
+        for pk in ids:
+            dispatch.send(pk)
+    return ids

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 from unittest import mock
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -16,30 +15,13 @@ from procedures import services
 from reminders import channels, dispatch, http
 from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, OutboxMessage, Reminder, Status
 
-from .conftest import book, payload
-
-CHICAGO = ZoneInfo("America/Chicago")
-UTC = dt.UTC
-BOOKED_AT = dt.datetime(2026, 6, 8, 15, 0, tzinfo=UTC)
-EVENING = dt.datetime(2026, 6, 10, 23, 0, tzinfo=UTC)
+from .conftest import BOOKED_AT, CHICAGO, EVENING, UTC, book, payload, run_due
 
 
 @pytest.fixture
 def booked(patient, nurse, texting_guardian):
     with time_machine.travel(BOOKED_AT, tick=False):
         return book(patient, nurse, arrival=dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO))
-
-
-def run_due(at):
-    """What beat and a worker do at a moment: claim, then send each.
-
-    Inside a test's transaction on_commit never fires, so the claimed ids are sent directly.
-    """
-    with time_machine.travel(at, tick=False):
-        ids = dispatch.claim_due(enqueue=lambda pk: None)
-        for pk in ids:
-            dispatch.send(pk)
-    return ids
 
 
 def test_claiming_marks_due_reminders_queued_and_rings_after_commit(booked, django_capture_on_commit_callbacks):

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Iterator
 from email.utils import format_datetime
 from unittest import mock
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -29,24 +28,7 @@ from portal.tasks import record_heartbeat
 from reminders import channels, dispatch, http, tasks
 from reminders.models import AttemptOutcome, Kind, OutboxMessage, Reminder, Status
 
-from .conftest import book
-
-CHICAGO = ZoneInfo("America/Chicago")
-UTC = dt.UTC
-BOOKED_AT = dt.datetime(2026, 6, 8, 15, 0, tzinfo=UTC)
-EVENING = dt.datetime(2026, 6, 10, 23, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def booked(patient, nurse, texting_guardian):
-    with time_machine.travel(BOOKED_AT, tick=False):
-        return book(patient, nurse, arrival=dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO))
-
-
-def run_due(at: dt.datetime) -> None:
-    with time_machine.travel(at, tick=False):
-        for pk in dispatch.claim_due(enqueue=lambda pk: None):
-            dispatch.send(pk)
+from .conftest import BOOKED_AT, EVENING, UTC, run_due
 
 
 def reconcile(at: dt.datetime) -> dict[str, int]:
