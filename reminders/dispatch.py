@@ -35,7 +35,9 @@ def claim_due(*, now: dt.datetime | None = None, enqueue: Callable[[int], None])
     """Mark due reminders queued and ring the doorbell for each after commit."""
     now = now or timezone.now()
     with transaction.atomic():
-        expired = Reminder.objects.filter(status=Status.SCHEDULED, valid_until__lte=now)
+        # An expired row is due too (useful-until never comes before due), so the
+        # partial index on scheduled rows' due time serves this as well.
+        expired = Reminder.objects.filter(status=Status.SCHEDULED, due_at__lte=now, valid_until__lte=now)
         expired.update(status=Status.EXPIRED, last_error="No longer useful when its time came.", updated_at=now)
         ids = list(
             Reminder.objects.select_for_update(skip_locked=True)

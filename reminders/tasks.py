@@ -8,6 +8,8 @@ queue.
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from django.conf import settings
 
@@ -29,7 +31,14 @@ def enqueue(reminder_id: int) -> None:
 
 @shared_task(name="reminders.tasks.dispatch", ignore_result=True)
 def dispatch() -> int:
-    return len(dispatching.claim_due(enqueue=enqueue))
+    """Drain what is due within one tick: batch after batch while batches come back full."""
+    budget = time.monotonic() + settings.DISPATCH_SECONDS * 0.8
+    claimed = 0
+    while True:
+        batch = len(dispatching.claim_due(enqueue=enqueue))
+        claimed += batch
+        if batch < dispatching.BATCH or time.monotonic() >= budget:
+            return claimed
 
 
 @shared_task(name="reminders.tasks.send", ignore_result=True, acks_late=True)

@@ -80,7 +80,7 @@ def main() -> None:
         cursor.execute(
             "TRUNCATE reminders_outboxmessage, reminders_deliveryattempt, reminders_reminder RESTART IDENTITY"
         )
-    redis.Redis.from_url(redis_url).delete(QUEUE)
+    redis.Redis.from_url(redis_url).delete(QUEUE, f"{QUEUE}-sms", f"{QUEUE}-email")
 
     location, _ = Location.objects.get_or_create(name="Bench clinic", defaults={"phone": "+13125550100"})
     user = User.objects.filter(email="bench-parent@example.org").first() or User.objects.create_user(
@@ -108,7 +108,7 @@ def main() -> None:
     print(f"Planned {args.count} reminders due at {due:%H:%M:%S} UTC; starting {args.workers} workers.")
 
     command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING"]
-    command += ["--without-gossip", "--without-mingle", "-Q", QUEUE]
+    command += ["--without-gossip", "--without-mingle", "-Q", f"{QUEUE},{QUEUE}-sms,{QUEUE}-email"]
     workers = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [*command, "-n", f"bench{i}@%h"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

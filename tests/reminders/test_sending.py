@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from procedures import services
-from reminders import channels, dispatch, http
+from reminders import channels, dispatch, http, tasks
 from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, OutboxMessage, Reminder, Status
 
 from .conftest import BOOKED_AT, CHICAGO, EVENING, UTC, book, payload, run_due
@@ -294,3 +294,22 @@ def test_fast_forward_refuses_without_debug(booked, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="refuses to run when DEBUG is off"):
         call_command("fast_forward_reminders")
+
+
+def test_one_dispatch_tick_drains_more_than_one_batch(procedure, guardian):
+    """Beat rings the dispatcher every few seconds; one tick claims all that is due, not one batch of it."""
+    now = dt.datetime(2026, 6, 8, 15, 0, tzinfo=UTC)
+    fields = {
+        "procedure": procedure,
+        "guardian": guardian,
+        "channel": "email",
+        "kind": Kind.CONFIRMATION,
+        "due_at": now,
+        "valid_until": now + dt.timedelta(hours=1),
+        "procedure_version": procedure.version,
+    }
+    base = Reminder.objects.create(**fields)
+    Reminder.objects.bulk_create(Reminder(**fields, resend_of=base) for _ in range(dispatch.BATCH * 2 + 49))
+    with time_machine.travel(now, tick=False), mock.patch.object(tasks, "enqueue"):
+        assert tasks.dispatch() == dispatch.BATCH * 2 + 50
+    assert not Reminder.objects.filter(status=Status.SCHEDULED).exists()
