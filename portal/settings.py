@@ -8,6 +8,7 @@ secrets.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -90,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "procedures.context_processors.phones_to_call",
             ],
         },
     },
@@ -164,6 +166,10 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 FORMAT_MODULE_PATH = ["portal.formats"]
 PHONE_REGION = env.str("PHONE_REGION", default="US")
+# The hospital's main line, shown as tap-to-call where no clinic is known yet (the log-in page). E.164.
+HOSPITAL_PHONE = env.str("HOSPITAL_PHONE", default="+13125550111")
+if not re.fullmatch(r"\+[1-9]\d{6,14}", HOSPITAL_PHONE):
+    raise ImproperlyConfigured("HOSPITAL_PHONE must be in E.164 form, for example +13125550111.")
 
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "static/"

@@ -49,6 +49,15 @@ class LocationQuerySet(models.QuerySet["Location"]):
     def visible_to(self, user: User) -> LocationQuerySet:
         return scoped(self, user, nurse=Q(nurses=user), guardian=None)
 
+    def for_family(self, user: User) -> LocationQuerySet:
+        """The clinics a guardian may need to call: each child's own, and where a recent or coming visit is."""
+        children = Patient.objects.visible_to(user)
+        # Two weeks covers the days of check-ins after a visit.
+        visits = Procedure.objects.filter(
+            patient__in=children, scheduled_start__gte=timezone.now() - timezone.timedelta(days=14)
+        ).exclude(status=ProcedureStatus.CANCELLED)
+        return self.filter(Q(pk__in=children.values("location")) | Q(pk__in=visits.values("location")))
+
 
 class Location(models.Model):
     """A clinic or procedure unit. Its time zone decides every time shown."""

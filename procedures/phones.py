@@ -57,3 +57,11 @@ def display(value: str) -> str:
         else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
     return phonenumbers.format_number(number, fmt)
+
+
+def e164(value: str) -> str:
+    """The number for a tel: link. A stored number that cannot be read is kept to its digits and +."""
+    try:
+        return to_e164(value)
+    except ValidationError:
+        return "".join(ch for ch in value if ch.isdigit() or ch == "+")

@@ -6,15 +6,24 @@ from django import template
 from django.utils.safestring import SafeString
 
 from procedures import fasting_display, markup, phones
-from procedures.models import Location
+from procedures.models import EducationPage, Location
 
 register = template.Library()
+
+# Education pages that tell a family to call: the number goes right under the text.
+PAGES_THAT_SAY_CALL = frozenset({"after-the-procedure", "risks-and-when-to-call"})
 
 
 @register.filter
 def phone(value: str) -> str:
     """Show a stored E.164 number the way people write it."""
     return phones.display(value)
+
+
+@register.filter
+def tel(value: str) -> str:
+    """A stored number in E.164, for href="tel:…"."""
+    return phones.e164(value or "")
 
 
 @register.filter
@@ -48,3 +57,8 @@ def occurs_twice(value: datetime | None) -> bool:
 @register.simple_tag
 def clear_fluids_explained() -> str:
     return str(fasting_display.CLEAR_FLUIDS_EXPLAINED)
+
+
+@register.filter
+def asks_to_call(page: EducationPage) -> bool:
+    return page.slug in PAGES_THAT_SAY_CALL
