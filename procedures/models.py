@@ -87,6 +87,21 @@ class Location(models.Model):
     team_email = models.EmailField(
         _("care team email"), blank=True, help_text=_("Gets an email when a family reports a warning sign.")
     )
+    # What a leaflet would say about getting there; shown on the family's appointment page.
+    parking_en = models.TextField(
+        _("parking (English)"),
+        max_length=1000,
+        blank=True,
+        help_text=_("Where to park, and how to pay or get a ticket stamped."),
+    )
+    parking_es = models.TextField(_("parking (Spanish)"), max_length=1000, blank=True)
+    directions_en = models.TextField(
+        _("directions (English)"),
+        max_length=1000,
+        blank=True,
+        help_text=_("How to find the unit once inside: entrance, elevator, floor, desk."),
+    )
+    directions_es = models.TextField(_("directions (Spanish)"), max_length=1000, blank=True)
     nurses = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -108,6 +123,14 @@ class Location(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def parking(self) -> str:
+        return Bilingual.in_language(self, "parking")  # type: ignore[arg-type]
+
+    @property
+    def directions(self) -> str:
+        return Bilingual.in_language(self, "directions")  # type: ignore[arg-type]
 
     def localize(self, value: datetime) -> datetime:
         # Marked (like Django's do_timezone) so templates show it as is instead

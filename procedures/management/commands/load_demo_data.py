@@ -94,6 +94,21 @@ class Command(BaseCommand):
                 "address": "225 E Lakeside Ave, 3rd floor, Chicago, IL",
                 "phone": "+13125550100",
                 "timezone": "America/Chicago",
+                "directions_en": (
+                    "Use the main door on Lakeside Avenue. Take the blue elevators to the 3rd floor. "
+                    "Check in at the Day Procedure desk."
+                ),
+                "directions_es": (
+                    "Entre por la puerta principal de Lakeside Avenue. Tome los elevadores azules al 3.er piso. "
+                    "Regístrese en el mostrador de Procedimientos de Día."
+                ),
+                "parking_en": (
+                    "Park in the Lakeside Ave garage. Bring your ticket to the desk: we stamp it, and parking is free."
+                ),
+                "parking_es": (
+                    "Estacione en el garaje de Lakeside Avenue. Traiga su boleto al mostrador: lo sellamos y "
+                    "el estacionamiento es gratis."
+                ),
             },
         )
         users = {}
