@@ -19,10 +19,16 @@ messages: install
 	SECRET_KEY="$${SECRET_KEY:-compile-only}" $(PY) manage.py compile_translations
 
 # Embedded default: SQLite (WAL), a filesystem broker, email printed here.
+# Links in what the portal sends follow the port it serves, unless SITE_URL is given.
+SITE_URL ?= http://127.0.0.1:$(PORT)
+# A calm terminal: the logins, then what the portal sends; log lines only when something is wrong.
 run: export DEBUG ?= 1
+run: export SITE_URL := $(SITE_URL)
+run: export LOG_LEVEL ?= WARNING
+run: export DJANGO_RUNSERVER_HIDE_WARNING ?= true
 run: messages
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo_data
+	@$(PY) manage.py migrate --noinput --verbosity 0
+	@$(PY) manage.py load_demo_data --verbosity 0
 	@echo
 	@echo "  Marrow Ready is starting on http://127.0.0.1:$(PORT)/"
 	@echo "  Demo logins (password marrow-demo-2026):"
@@ -31,11 +37,15 @@ run: messages
 	@echo "    parent2@example.org  parent (Spanish)"
 	@echo "    admin@example.org    admin (Django admin at /admin/)"
 	@echo "  Staff two-step backup codes: nurse-demo-1111 ... (see README)"
-	@echo "  Invitation emails are printed in this window."
+	@echo "  Emails and texts the portal sends are printed below. Ctrl-C stops."
 	@echo
-	trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A portal worker --beat --pool=solo --loglevel=INFO -Q celery,celery-sms,celery-email & \
-	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload
+	@# Stop both when either ends or on Ctrl-C/TERM. The trap signals only the two children:
+	@# a trap that signals its own process group runs itself again until the shell crashes.
+	@trap 'kill -TERM $$pids 2>/dev/null; wait; exit 0' INT TERM; \
+	$(VENV)/bin/celery -A portal --quiet worker --beat --pool=solo --loglevel=WARNING \
+		-Q celery,celery-sms,celery-email & pids=$$!; \
+	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload --skip-checks & pids="$$pids $$!"; \
+	wait -n; status=$$?; kill -TERM $$pids 2>/dev/null; wait; exit $$status
 
 test: messages
 	mkdir -p var && rm -f var/test-run.log
