@@ -113,12 +113,14 @@ def record(request: HttpRequest, response: HttpResponse) -> None:
     )
 
 
-def record_auth(action: AuditAction, request: HttpRequest | None, user_id: int | None, role: str = "") -> None:
+def record_auth(
+    action: AuditAction, request: HttpRequest | None, user_id: int | None, role: str = "", *, route: str = ""
+) -> None:
     AuditEvent.objects.create(
         user_id=user_id,
         role=role,
         action=action,
-        route="login" if action != AuditAction.LOGOUT else "logout",
+        route=route or ("login" if action != AuditAction.LOGOUT else "logout"),
         method=(request.method or "")[:8] if request is not None else "",
         ip_address=client_ip(request) if request is not None else None,
     )

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -165,6 +166,67 @@ class Invitation(models.Model):
         return cls.objects.usable().select_related("user").filter(token_hash=_hash_token(token)).first()
 
 
+class ResetCodeQuerySet(models.QuerySet["ResetCode"]):
+    def usable(self) -> ResetCodeQuerySet:
+        return self.filter(
+            used_at__isnull=True, expires_at__gt=timezone.now(), failed_tries__lt=settings.PASSWORD_RESET_CODE_TRIES
+        )
+
+
+class ResetCode(models.Model):
+    """A six-digit code sent by text to choose a new password: short-lived, single-use, a few tries.
+
+    Only a keyed hash of the code is stored: six digits are quick to guess from
+    a plain hash, but not without the site's secret key.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    mobile_number = models.CharField(max_length=20, db_index=True)
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    failed_tries = models.PositiveSmallIntegerField(default=0)
+
+    objects = ResetCodeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("password reset code")
+        verbose_name_plural = _("password reset codes")
+
+    def __str__(self) -> str:
+        return f"Reset code {self.pk} for user {self.user_id}"
+
+    @staticmethod
+    def _hash(user_id: int, code: str) -> str:
+        return salted_hmac("portal.ResetCode", f"{user_id}:{code}", algorithm="sha256").hexdigest()
+
+    @classmethod
+    def issue(cls, *, user: User, mobile_number: str) -> tuple[ResetCode, str]:
+        """A new code for `user`, sent to `mobile_number`; earlier unused codes stop working."""
+        now = timezone.now()
+        cls.objects.filter(user=user).usable().update(expires_at=now)
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        row = cls.objects.create(
+            user=user,
+            mobile_number=mobile_number,
+            code_hash=cls._hash(user.pk, code),
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.PASSWORD_RESET_CODE_MINUTES),
+        )
+        return row, code
+
+    @classmethod
+    def find_match(cls, *, mobile_number: str, code: str) -> ResetCode | None:
+        """The usable code sent to this number that matches, or None; a miss uses up one try of each."""
+        candidates = list(cls.objects.usable().filter(mobile_number=mobile_number))
+        for row in candidates:
+            if constant_time_compare(row.code_hash, cls._hash(row.user_id, code)):
+                return row
+        cls.objects.filter(pk__in=[row.pk for row in candidates]).update(failed_tries=models.F("failed_tries") + 1)
+        return None
+
+
 class Heartbeat(models.Model):
     """Written by a periodic task, so operators can see beat and a worker are alive."""
 
@@ -183,6 +245,8 @@ class AuditAction(models.TextChoices):
     LOGIN = "login", _("Logged in")
     LOGIN_FAILED = "login_failed", _("Failed login")
     LOGOUT = "logout", _("Logged out")
+    RESET_REQUESTED = "reset_requested", _("Password reset asked for")
+    RESET_DONE = "reset_done", _("Password reset done")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

@@ -29,16 +29,27 @@ def spent(name: str, request: HttpRequest, *, per_minute: int) -> HttpResponse |
     return _too_many() if (cache.get(_key(name, request)) or 0) >= per_minute else None
 
 
+def _count(key: str, *, timeout: int) -> int:
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
+
+
 def throttled(name: str, request: HttpRequest, *, per_minute: int) -> HttpResponse | None:
     """Count this request against its address's budget for `name`: a 429 once the budget is spent, else None."""
-    key = _key(name, request)
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
-    return None if count <= per_minute else _too_many()
+    return None if _count(_key(name, request), timeout=120) <= per_minute else _too_many()
+
+
+def over_budget(name: str, subject: object, *, per_hour: int) -> bool:
+    """Count one use of `name` for `subject` (an account id, say) this hour: True once its budget is spent.
+
+    For limits that must not show in the answer: the caller quietly does nothing.
+    """
+    window = int(time.time() // 3600)
+    return _count(f"ratelimit:{name}:{subject}:{window}", timeout=7200) > per_hour
 
 
 def _too_many() -> HttpResponse:

@@ -140,6 +140,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 INVITATION_VALID_HOURS = env.int("INVITATION_VALID_HOURS", default=72)
+# "Forgot your password?": an emailed link works for an hour; a texted code for 15 minutes and 5 tries.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_SECONDS", default=3600)
+PASSWORD_RESET_CODE_MINUTES = env.int("PASSWORD_RESET_CODE_MINUTES", default=15)
+PASSWORD_RESET_CODE_TRIES = env.int("PASSWORD_RESET_CODE_TRIES", default=5)
 # Nurses and admins must pass a one-time code (TOTP app or a backup code) before any staff page.
 TWO_FACTOR_FOR_STAFF = env.bool("TWO_FACTOR_FOR_STAFF", default=True)
 OTP_TOTP_ISSUER = "Marrow Ready"

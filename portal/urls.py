@@ -7,13 +7,24 @@ from django.urls import include, path
 from procedures.urls import family_patterns, learn_patterns, nurse_patterns
 from reminders.urls import webhook_patterns
 
-from . import two_factor, views
+from . import password_reset, two_factor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/reset/", password_reset.ResetByEmailView.as_view(), name="password_reset"),
+    path("accounts/password/reset/sent/", password_reset.ResetSentView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/password/reset/<str:uidb64>/<str:token>/",
+        password_reset.ResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("accounts/password/done/", password_reset.ResetCompleteView.as_view(), name="password_reset_complete"),
+    path("accounts/password/text/", password_reset.by_text, name="password_reset_text"),
+    path("accounts/password/text/code/", password_reset.enter_code, name="password_reset_code"),
+    path("accounts/password/text/new/", password_reset.new_password_by_text, name="password_reset_text_new"),
     path("accounts/two-step/", two_factor.verify, name="two_factor_verify"),
     path("accounts/two-step/setup/", two_factor.setup, name="two_factor_setup"),
     path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),

@@ -62,6 +62,10 @@ def _finish(
 
 
 def _reachable(reminder: Reminder) -> bool:
+    if reminder.kind in ACCOUNT_KINDS and reminder.channel == Channel.SMS:
+        # A code the person just asked for goes whatever the reminder choices, but never after a STOP.
+        guardian = reminder.guardian
+        return bool(guardian and guardian.sms_opted_out_at is None and (reminder.address or guardian.mobile_number))
     if reminder.kind in ACCOUNT_KINDS:
         # Account emails go whatever the reminder choices: they are how a family gets in.
         return bool(reminder.address or (reminder.guardian and reminder.guardian.user.email))

@@ -11,22 +11,26 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
 from django.utils.formats import date_format
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from portal.models import Invitation, User
+from portal.models import Invitation, ResetCode, User
 from procedures import fasting_display
 from procedures.fasting import Item
+from procedures.models import Guardian
 from procedures.phones import display as phone_display
 
 from .channels import Message
 from .models import ACCOUNT_KINDS, Channel, Kind, Reminder
 
 if TYPE_CHECKING:
-    from procedures.models import Guardian, Procedure
+    from procedures.models import Procedure
 
 
 def _subject(kind: str, name: str) -> str:
@@ -121,6 +125,8 @@ def _account_message(reminder: Reminder, *, now: datetime) -> Message:
     if reminder.kind == Kind.TEAM_ALERT:
         subject, body = _team_alert(reminder)
         return Message(Channel.EMAIL, to, subject, body, reminder.pk, now)
+    if reminder.kind in PASSWORD_KINDS:
+        return _password_message(reminder, now=now)
     user = guardian.user
     with translation.override(user.language or "en"):
         if reminder.kind == Kind.INVITATION:
@@ -142,6 +148,38 @@ def _account_message(reminder: Reminder, *, now: datetime) -> Message:
                 "If you did not do this, call your child's clinic straight away."
             )
     return Message(Channel.EMAIL, to, subject, body, reminder.pk, now)
+
+
+PASSWORD_KINDS = (Kind.PASSWORD_RESET, Kind.PASSWORD_RESET_CODE, Kind.PASSWORD_CHANGED)
+
+
+def _password_message(reminder: Reminder, *, now: datetime) -> Message:
+    """A reset link, a reset code or a password-changed notice; staff have no guardian, so the account is about_id.
+
+    The link and the code are made at the moment of sending, so the row never holds them.
+    """
+    user = User.objects.get(pk=reminder.about_id)
+    with translation.override(user.language or "en"):
+        if reminder.kind == Kind.PASSWORD_RESET_CODE:
+            number = reminder.address or reminder.guardian.mobile_number
+            _row, code = ResetCode.issue(user=user, mobile_number=number)
+            shared = Guardian.objects.filter(mobile_number=number).count() > 1
+            context = {"code": code, "minutes": settings.PASSWORD_RESET_CODE_MINUTES, "email": user.email}
+            body = render_to_string("emails/password_reset_code_sms.txt", {**context, "shared": shared})
+            body = "\n".join(line.strip() for line in body.splitlines() if line.strip())
+            return Message(Channel.SMS, number, "", body, reminder.pk, now)
+        context = {"user": user, "login": settings.SITE_URL + reverse("login")}
+        if reminder.kind == Kind.PASSWORD_RESET:
+            uid = urlsafe_base64_encode(force_bytes(user.pk))
+            token = default_token_generator.make_token(user)
+            context["link"] = settings.SITE_URL + reverse("password_reset_confirm", args=[uid, token])
+            context["minutes"] = settings.PASSWORD_RESET_TIMEOUT // 60
+            subject = _("Choose a new Marrow Ready password")
+            body = render_to_string("emails/password_reset.txt", context)
+        else:
+            subject = _("Your Marrow Ready password was changed")
+            body = render_to_string("emails/password_changed.txt", context)
+    return Message(Channel.EMAIL, reminder.address or user.email, subject, body, reminder.pk, now)
 
 
 def _team_alert(reminder: Reminder) -> tuple[str, str]:

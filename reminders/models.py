@@ -26,10 +26,20 @@ class Kind(models.TextChoices):
     INVITATION = "invitation", _("Invitation to the portal")
     CONTACT_CHANGED = "contact_changed", _("Contact details changed")
     TEAM_ALERT = "team_alert", _("Warning sign, to the care team")
+    PASSWORD_RESET = "password_reset", _("Link to choose a new password")
+    PASSWORD_RESET_CODE = "password_reset_code", _("Code to choose a new password")
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
 
 
 # Kinds about the account or the care team rather than an appointment's times.
-ACCOUNT_KINDS = (Kind.INVITATION, Kind.CONTACT_CHANGED, Kind.TEAM_ALERT)
+ACCOUNT_KINDS = (
+    Kind.INVITATION,
+    Kind.CONTACT_CHANGED,
+    Kind.TEAM_ALERT,
+    Kind.PASSWORD_RESET,
+    Kind.PASSWORD_RESET_CODE,
+    Kind.PASSWORD_CHANGED,
+)
 
 
 class Status(models.TextChoices):

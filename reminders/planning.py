@@ -259,13 +259,22 @@ ACCOUNT_EMAIL_USEFUL = {
     Kind.INVITATION: dt.timedelta(hours=72),
     Kind.CONTACT_CHANGED: dt.timedelta(days=7),
     Kind.TEAM_ALERT: dt.timedelta(hours=24),
+    # A reset is wanted now; a link or code that comes much later only confuses.
+    Kind.PASSWORD_RESET: dt.timedelta(hours=1),
+    Kind.PASSWORD_RESET_CODE: dt.timedelta(minutes=15),
+    Kind.PASSWORD_CHANGED: dt.timedelta(days=7),
 }
 
 
 def queue_email(
-    kind: Kind, *, guardian: Guardian | None = None, address: str = "", about_id: int | None = None
+    kind: Kind,
+    *,
+    guardian: Guardian | None = None,
+    address: str = "",
+    about_id: int | None = None,
+    channel: Channel = Channel.EMAIL,
 ) -> Reminder:
-    """An account or care-team email, on the same durable path as reminders.
+    """An account or care-team email (or, with `channel`, a text), on the same durable path as reminders.
 
     The row is written in the caller's transaction: it goes (and is retried)
     once that commits, and never if it rolls back.
@@ -273,7 +282,7 @@ def queue_email(
     now = timezone.now()
     return Reminder.objects.create(
         guardian=guardian,
-        channel=Channel.EMAIL,
+        channel=channel,
         kind=kind,
         address=address,
         about_id=about_id,

@@ -10,6 +10,16 @@ from reminders.models import Reminder
 
 # Pages anyone may open.
 PUBLIC = {"login", "logout", "accept_invitation", "healthz", "set_language", "home"}
+# Forgot your password: open to anyone, never showing patient data (tests/portal/test_password_reset.py).
+PUBLIC |= {
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "password_reset_text",
+    "password_reset_code",
+    "password_reset_text_new",
+}
 # Provider callbacks: no session, a signature instead (tests/reminders/test_webhooks.py).
 SIGNED = {"reminders:twilio_status", "reminders:twilio_inbound"}
 
