@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -56,13 +57,21 @@ def education_pages(procedure_type: str = BONE_MARROW) -> QuerySet[EducationPage
     return EducationPage.objects.filter(procedure_type__slug=procedure_type).order_by("order")
 
 
-def record_page_view(*, user: User, page: EducationPage) -> None:
-    if not user.is_guardian:
+def record_page_view(*, user: User | AnonymousUser, page: EducationPage) -> None:
+    """Only a signed-in guardian's reading is kept: it counts towards their checklist."""
+    if not (user.is_authenticated and user.is_guardian):
         return
     now = timezone.now()
     updated = PageView.objects.filter(user=user, page=page).update(last_viewed_at=now)
     if not updated:
         PageView.objects.get_or_create(user=user, page=page, defaults={"first_viewed_at": now, "last_viewed_at": now})
+
+
+def pages_read(*, user: User | AnonymousUser, pages: list[EducationPage]) -> set[int]:
+    """Ids of the pages this visitor has read; nobody's, for a visitor who is not signed in."""
+    if not user.is_authenticated:
+        return set()
+    return set(PageView.objects.filter(user=user, page__in=pages).values_list("page_id", flat=True))
 
 
 def checklist(*, procedure: Procedure, user: User) -> Checklist:

@@ -56,6 +56,8 @@ family_patterns = (
 learn_patterns = (
     [
         path("", views.learn_index, name="index"),
+        # Before the page slugs, so the child's page is never taken for one.
+        path("for-children/", views.learn_for_children, name="for_children"),
         path("<slug:slug>/", views.learn_page, name="page"),
         path("<slug:slug>/step/<int:number>/", views.learn_step, name="step"),
     ],

@@ -536,11 +536,18 @@ def family_calendar(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Education ----------------------------------------------------------------------
 
 
-@login_required
+# The general pages are public: they hold no patient data, and a parent can open them
+# from a link without an account. A child's own times stay behind the log-in.
+
+
 def learn_index(request: HttpRequest) -> HttpResponse:
     pages = list(readiness.education_pages())
-    read = set(PageView.objects.filter(user=request.user, page__in=pages).values_list("page_id", flat=True))
+    read = readiness.pages_read(user=request.user, pages=pages)
     return render(request, "procedures/learn/index.html", {"pages": pages, "read": read})
+
+
+def learn_for_children(request: HttpRequest) -> HttpResponse:
+    return render(request, "procedures/learn/for_children.html")
 
 
 def _page_and_neighbours(slug: str) -> tuple[EducationPage, EducationPage | None, EducationPage | None]:
@@ -553,7 +560,6 @@ def _page_and_neighbours(slug: str) -> tuple[EducationPage, EducationPage | None
     raise Http404
 
 
-@login_required
 def learn_page(request: HttpRequest, slug: str) -> HttpResponse:
     page, previous, following = _page_and_neighbours(slug)
     steps = list(page.steps.all())
@@ -567,7 +573,6 @@ def learn_page(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@login_required
 def learn_step(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     page, previous, following = _page_and_neighbours(slug)
     steps = list(page.steps.all())

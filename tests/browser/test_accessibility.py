@@ -28,6 +28,7 @@ def _family_urls(procedure) -> list[str]:
         reverse("family:questions", args=[pk]),
         reverse("family:questions_print", args=[pk]),
         reverse("learn:index"),
+        reverse("learn:for_children"),
         reverse("family:preferences"),
     ]
     for page in education_pages().prefetch_related("steps"):
@@ -77,6 +78,10 @@ def test_family_pages_have_no_serious_accessibility_violations(
     for url in (reverse("login"), reverse("accept_invitation", args=[token])):
         page.goto(base + url)
         found[url] = _violations(axe, page)
+    # The pages about the test are public: checked as a visitor who is not signed in, too.
+    for url in (reverse("learn:index"), reverse("learn:for_children"), reverse("learn:page", args=["key-points"])):
+        page.goto(base + url)
+        found[f"not signed in: {url}"] = _violations(axe, page)
 
     page.goto(base + reverse("login"))
     page.locator("#id_username").fill(guardian.user.email)
