@@ -29,6 +29,7 @@ OBJECT_ROUTES: dict[str, str] = {
     "nurse:guardian_add": "patient",
     "nurse:guardian_detail": "guardian",
     "nurse:guardian_resend_invitation": "guardian",
+    "nurse:guardian_sms_consent": "guardian",
     "nurse:reminder_resend": "reminder",
     "nurse:check_in_acknowledge": "symptomreport",
     "family:procedure": "procedure",
@@ -49,6 +50,8 @@ LIST_ROUTES = {
     "nurse:dashboard",
     "nurse:outbox",
     "family:dashboard",
+    "family:text_question",
+    "nurse:check_ins_acknowledge",
 }
 
 

@@ -106,7 +106,9 @@ class SessionTimeoutMiddleware:
             return _("You were logged out after %(minutes)s minutes without activity.") % {"minutes": idle_limit}
         if now - started > settings.SESSION_ABSOLUTE_HOURS * 3600:
             return _("For safety, please log in again.")
-        if now - last_seen >= 30 or "last_seen" not in session:  # one write a half-minute is enough
+        # A page refreshing itself (the nurse dashboard) is not the user being active.
+        background = request.headers.get("X-Background-Refresh") == "1"
+        if not background and (now - last_seen >= 30 or "last_seen" not in session):  # a write a half-minute
             session["last_seen"] = now
         return None
 

@@ -15,6 +15,8 @@ from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from reminders import consent
+
 from . import ratelimit
 from .forms import ChoosePasswordForm, LoginForm, posted
 from .models import Invitation, User
@@ -29,6 +31,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     if user.is_care_team:
         return redirect("nurse:dashboard")
+    if hasattr(user, "guardian") and consent.should_ask(user.guardian):
+        return redirect("family:text_question")
     return redirect("family:dashboard")
 
 

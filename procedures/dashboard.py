@@ -7,33 +7,89 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 
+from portal.models import User
 from reminders.models import PROBLEM_STATUSES, Reminder
 
 from . import readiness
-from .models import Guardian, Location, Procedure, SymptomReport
+from .models import Guardian, Location, Patient, Procedure, SymptomReport
 
 PAGE_SIZE = 20
 PROBLEM_DAYS = 7
 
 
 @dataclass
+class FlagCard:
+    """One child's open warning signs: the newest report first, and whom to call back."""
+
+    patient: Patient
+    reports: list[SymptomReport]
+    is_new: bool
+
+    @property
+    def reporters(self) -> list[User]:
+        seen: dict[int, User] = {}
+        for report in self.reports:
+            seen.setdefault(report.user_id, report.user)
+        return list(seen.values())
+
+
+@dataclass
 class Dashboard:
     location: Location
     day: dt.date
+    since: dt.datetime | None
     flags: Page
+    flag_cards: list[FlagCard]
     recently_acknowledged: list[SymptomReport]
     procedures: list[Procedure]
     problems: Page
     unreachable: Page
+
+    @property
+    def new_cards(self) -> int:
+        return sum(card.is_new for card in self.flag_cards)
 
 
 def _page(queryset: QuerySet[Any], number: Any) -> Page:
     return Paginator(queryset, PAGE_SIZE).get_page(number)
 
 
-def build(*, location: Location, day: dt.date, now: dt.datetime, pages: dict[str, Any]) -> Dashboard:
+def _flag_cards(
+    open_flags: QuerySet[SymptomReport], number: Any, since: dt.datetime | None
+) -> tuple[Page, list[FlagCard]]:
+    """Open warning signs, one card a child; the child waiting longest comes first.
+
+    Three queries whatever the numbers: the count, one page of children, and their reports.
+    """
+    children = (
+        open_flags.values("procedure__patient")
+        .annotate(waiting_since=Min("created_at"))
+        .order_by("waiting_since", "procedure__patient")
+    )
+    page = _page(children, number)
+    ids = [row["procedure__patient"] for row in page]
+    grouped: dict[int, list[SymptomReport]] = {pk: [] for pk in ids}
+    reports = open_flags.filter(procedure__patient__in=ids).select_related("procedure__patient", "user__guardian")
+    for report in reports.order_by("-created_at", "-pk"):
+        grouped[report.procedure.patient_id].append(report)
+    cards = [
+        FlagCard(
+            patient=grouped[pk][0].procedure.patient,
+            reports=grouped[pk],
+            is_new=since is not None and grouped[pk][0].created_at > since,
+        )
+        for pk in ids
+        if grouped[pk]
+    ]
+    return page, cards
+
+
+def build(
+    *, location: Location, day: dt.date, now: dt.datetime, pages: dict[str, Any], since: dt.datetime | None = None
+) -> Dashboard:
+    """The board for one clinic; `since` is when this nurse last looked, to mark what is new."""
     tz = location.tz
     start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
     end = start + dt.timedelta(days=2)
@@ -48,7 +104,7 @@ def build(*, location: Location, day: dt.date, now: dt.datetime, pages: dict[str
     flagged = SymptomReport.objects.filter(procedure__location=location, needs_attention=True).select_related(
         "procedure__patient", "user", "acknowledged_by"
     )
-    flags = flagged.filter(acknowledged_at__isnull=True).order_by("created_at")
+    flags, flag_cards = _flag_cards(flagged.filter(acknowledged_at__isnull=True), pages.get("flags"), since)
     recently_acknowledged = list(
         flagged.filter(acknowledged_at__gte=now - dt.timedelta(days=1)).order_by("-acknowledged_at")[:10]
     )
@@ -73,7 +129,9 @@ def build(*, location: Location, day: dt.date, now: dt.datetime, pages: dict[str
     return Dashboard(
         location=location,
         day=day,
-        flags=_page(flags, pages.get("flags")),
+        since=since,
+        flags=flags,
+        flag_cards=flag_cards,
         recently_acknowledged=recently_acknowledged,
         procedures=procedures,
         problems=_page(problems, pages.get("problems")),

@@ -203,6 +203,12 @@ class Patient(models.Model):
         return f"{self.first_name} {self.last_name}"
 
 
+class ConsentVia(models.TextChoices):
+    IN_PERSON = "in_person", _("In person")
+    PHONE = "phone", _("By phone")
+    PORTAL = "portal", _("Online, by the family")
+
+
 class GuardianQuerySet(models.QuerySet["Guardian"]):
     def visible_to(self, user: User) -> GuardianQuerySet:
         # A subquery, not a join, so a guardian of two children is listed once.
@@ -226,6 +232,9 @@ class Guardian(models.Model):
     sms_consent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    sms_consent_via = models.CharField(_("text consent given"), max_length=12, choices=ConsentVia.choices, blank=True)
+    # When the family answered "Can we text you?" after logging in, yes or not now: asked once.
+    sms_asked_at = models.DateTimeField(_("asked about texts at"), null=True, blank=True)
     # Set by an inbound STOP; cleared by START. Carriers require us to obey it at once.
     sms_opted_out_at = models.DateTimeField(_("opted out of texts at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -19,8 +19,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.converters import MAX_ID
 from portal.forms import posted
 from portal.models import AuditEvent, User
+from reminders import consent as sms_consent
+from reminders.forms import RecordConsentForm
 
 from . import aftercare, calendar, fasting_display, readiness, services
 from . import dashboard as dashboard_queries
@@ -242,20 +245,50 @@ def guardian_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, form, _("Add a parent or guardian"), patient=patient)
 
 
-@care_team_required
-def guardian_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    guardian = get_object_or_404(
+def _nurse_guardian(request: HttpRequest, pk: int) -> Guardian:
+    return get_object_or_404(
         Guardian.objects.visible_to(request.user)
-        .select_related("user")
+        .select_related("user", "sms_consent_by")
         .prefetch_related(Prefetch("patients", queryset=Patient.objects.visible_to(request.user))),
         pk=pk,
     )
+
+
+def _guardian_page(request: HttpRequest, guardian: Guardian, consent_form: RecordConsentForm) -> HttpResponse:
     invitation = guardian.user.invitations.order_by("-created_at").first()
-    return render(
-        request,
-        "procedures/nurse/guardian_detail.html",
-        {"guardian": guardian, "invitation": invitation, "now": timezone.now()},
+    context = {
+        "guardian": guardian,
+        "invitation": invitation,
+        "now": timezone.now(),
+        "consent_form": consent_form if sms_consent.nurse_can_record(guardian) else None,
+        "consent_words": sms_consent.words(guardian.user.language),
+    }
+    return render(request, "procedures/nurse/guardian_detail.html", context)
+
+
+@care_team_required
+def guardian_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _guardian_page(request, _nurse_guardian(request, pk), RecordConsentForm())
+
+
+@care_team_required
+@require_POST
+def guardian_sms_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    guardian = _nurse_guardian(request, pk)
+    form = RecordConsentForm(request.POST)
+    if not sms_consent.nurse_can_record(guardian):
+        messages.error(request, _("Texts cannot be turned on here: there is no mobile number, or they replied STOP."))
+        return redirect("nurse:guardian_detail", pk=guardian.pk)
+    if not form.is_valid():
+        return _guardian_page(request, guardian, form)
+    sms_consent.record(
+        guardian=guardian,
+        by=request.user,
+        via=form.cleaned_data["via"],
+        text=sms_consent.words(guardian.user.language),
     )
+    messages.success(request, _("Consent saved. Text reminders are on for this guardian."))
+    return redirect("nurse:guardian_detail", pk=guardian.pk)
 
 
 @care_team_required
@@ -654,13 +687,39 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         day = dt.date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
         day = timezone.localtime(now, chosen.tz).date()
-    board = dashboard_queries.build(location=chosen, day=day, now=now, pages=request.GET)
+    since = _last_looked(request, chosen, now)
+    board = dashboard_queries.build(location=chosen, day=day, now=now, pages=request.GET, since=since)
     base_query = urlencode({"location": chosen.pk, "day": day.isoformat()})
     return render(
         request,
         "procedures/nurse/dashboard.html",
-        {"board": board, "locations": locations, "base_query": base_query, "next_day": day + dt.timedelta(days=1)},
+        {
+            "board": board,
+            "locations": locations,
+            "base_query": base_query,
+            "next_day": day + dt.timedelta(days=1),
+            "now": now,
+            "refresh_seconds": DASHBOARD_REFRESH_SECONDS,
+        },
     )
+
+
+DASHBOARD_REFRESH_SECONDS = 60
+# Sent by static/js/portal.js when it reloads the dashboard on its own: not a look by the nurse.
+BACKGROUND_REFRESH_HEADER = "X-Background-Refresh"
+
+
+def _last_looked(request: HttpRequest, location: Location, now: dt.datetime) -> dt.datetime | None:
+    """When this nurse last opened this clinic's dashboard; a background refresh does not count as a look."""
+    seen = request.session.get("dashboard_seen")
+    seen = seen if isinstance(seen, dict) else {}
+    try:
+        since = dt.datetime.fromisoformat(seen.get(str(location.pk), ""))
+    except (TypeError, ValueError):
+        since = None
+    if request.headers.get(BACKGROUND_REFRESH_HEADER) != "1":
+        request.session["dashboard_seen"] = {**seen, str(location.pk): now.isoformat()}
+    return since
 
 
 @care_team_required
@@ -676,6 +735,26 @@ def check_in_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(reverse("nurse:dashboard") + f"?location={report.procedure.location_id}")
 
 
+@care_team_required
+@require_POST
+def check_ins_acknowledge(request: HttpRequest) -> HttpResponse:
+    """One child's card: acknowledge the reports the nurse saw on it, not any that came in since."""
+    ids = [int(value) for value in request.POST.getlist("report") if value.isascii() and value.isdigit()]
+    ids = [pk for pk in ids if 0 < pk <= MAX_ID]
+    reports = list(
+        SymptomReport.objects.filter(procedure__in=Procedure.objects.visible_to(request.user), pk__in=ids)
+        .select_related("procedure")
+        .order_by("pk")
+    )
+    if not reports:
+        raise Http404
+    if sum(aftercare.acknowledge(report=report, by=request.user) for report in reports):
+        messages.success(request, _("Acknowledged. Thank you for following up."))
+    else:
+        messages.info(request, _("Someone has already acknowledged this report."))
+    return redirect(reverse("nurse:dashboard") + f"?location={reports[0].procedure.location_id}")
+
+
 @guardian_required
 @require_http_methods(["GET", "POST"])
 def family_check_in(request: HttpRequest, pk: int) -> HttpResponse:
@@ -683,7 +762,7 @@ def family_check_in(request: HttpRequest, pk: int) -> HttpResponse:
     opened = procedure.status == "completed" or procedure.scheduled_start <= timezone.now()
     if not opened or procedure.status == "cancelled":
         return render(request, "procedures/family/check_in_closed.html", {"procedure": procedure})
-    form = CheckInForm(posted(request))
+    form = CheckInForm(posted(request), pain_question=aftercare.pain_question(procedure))
     if request.method == "POST" and form.is_valid():
         hits = aftercare.record_check_in(procedure=procedure, user=request.user, report=form.save(commit=False))
         return render(

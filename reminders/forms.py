@@ -8,9 +8,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, User
-from procedures.models import Guardian
+from procedures.models import ConsentVia, Guardian
 from procedures.phones import display as phone_display
 from procedures.phones import normalize_mobile
+
+from .models import Channel, Kind, Status
 
 SMS_CONSENT_TEXT = _(
     "I agree to get text messages from my child's clinic through Marrow Ready about appointments, "
@@ -87,3 +89,60 @@ class PreferencesForm(forms.Form):
         elif number_changed or self.guardian.sms_consent_at is None:
             self.add_error("sms_consent", _("To get text messages, please tick the box to agree."))
         return data
+
+
+class RecordConsentForm(forms.Form):
+    """A nurse records consent the family gave in person or by phone, after reading them the words."""
+
+    via = forms.ChoiceField(
+        label=_("How did they agree?"),
+        choices=[(ConsentVia.IN_PERSON, ConsentVia.IN_PERSON.label), (ConsentVia.PHONE, ConsentVia.PHONE.label)],
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        error_messages={
+            "required": _("Please choose how they agreed: in person or by phone."),
+            "invalid_choice": _("Please choose how they agreed: in person or by phone."),
+        },
+    )
+    read_aloud = forms.BooleanField(
+        label=_("I read these exact words to them and they said yes."),
+        error_messages={"required": _("Please read the words to them first, then tick this box.")},
+    )
+
+
+class TextQuestionForm(forms.Form):
+    """The family's answer to "Can we text you reminders?" after logging in."""
+
+    answer = forms.ChoiceField(
+        choices=[("yes", "yes"), ("not_now", "not now")],
+        error_messages={
+            "required": _("Please choose Yes or Not now."),
+            "invalid_choice": _("Please choose Yes or Not now."),
+        },
+    )
+
+
+def _any(label: str, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [("", label), *choices]
+
+
+class OutboxFilterForm(forms.Form):
+    """The outbox's filters, from the query string: anything unknown is refused with a message."""
+
+    channel = forms.ChoiceField(label=_("Channel"), required=False, choices=_any(_("All"), Channel.choices))
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=_any(_("All"), Kind.choices))
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=_any(_("All"), Status.choices))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.error_messages["invalid_choice"] = _("This choice is not on the list, so everything is shown.")
+
+    def apply(self, rows: Any) -> Any:
+        data = self.cleaned_data
+        if data["channel"]:
+            rows = rows.filter(channel=data["channel"])
+        if data["kind"]:
+            rows = rows.filter(reminder__kind=data["kind"])
+        if data["status"]:
+            rows = rows.filter(reminder__status=data["status"])
+        return rows

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.forms import posted
 from portal.models import Role, User
-from procedures.models import Guardian, Procedure
+from procedures.models import ConsentVia, Guardian, Procedure
 from procedures.views import care_team_required, guardian_required
 
-from .forms import SMS_CONSENT_TEXT, PreferencesForm
+from . import consent
+from .forms import SMS_CONSENT_TEXT, OutboxFilterForm, PreferencesForm, TextQuestionForm
 from .models import Kind, OutboxMessage, Reminder, Status
 from .planning import channels_for, queue_email, sync_for_guardian
 
@@ -28,8 +29,16 @@ def outbox(request: HttpRequest) -> HttpResponse:
     rows = OutboxMessage.objects.all()
     if request.user.role != Role.ADMIN:
         rows = rows.filter(Q(reminder__procedure__location__nurses=request.user))
-    page = Paginator(rows.select_related("reminder"), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "reminders/outbox.html", {"page": page})
+    form = OutboxFilterForm(request.GET)
+    if form.is_valid():
+        rows = form.apply(rows)
+    rows = rows.select_related(
+        "reminder__guardian__user", "reminder__procedure__patient", "reminder__procedure__location"
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "reminders/outbox.html", {"page": page, "form": form, "query": query.urlencode()})
 
 
 @care_team_required
@@ -82,6 +91,28 @@ def preferences(request: HttpRequest) -> HttpResponse:
     return render(request, "reminders/preferences.html", {"form": form, "guardian": guardian})
 
 
+@guardian_required
+@require_http_methods(["GET", "POST"])
+def text_question(request: HttpRequest) -> HttpResponse:
+    """Asked once after login: "Can we text you reminders?" Yes turns texts on; "not now" is remembered."""
+    guardian = get_object_or_404(Guardian.objects.select_related("user"), user=request.user)
+    if not consent.should_ask(guardian):
+        return redirect("family:dashboard")
+    form = TextQuestionForm(posted(request))
+    # The words as shown on this page, in the language it is shown in.
+    words = str(SMS_CONSENT_TEXT)
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["answer"] == "yes":
+            consent.record(guardian=guardian, by=request.user, via=ConsentVia.PORTAL, text=words)
+            messages.success(request, _("Thank you. We will text your reminders to your mobile."))
+        else:
+            consent.not_now(guardian=guardian)
+            messages.info(request, _("OK. We will not text you. You can change this any time on the Reminders page."))
+        return redirect("family:dashboard")
+    context = {"form": form, "guardian": guardian, "consent_words": words}
+    return render(request, "reminders/text_question.html", context)
+
+
 @transaction.atomic
 def save_preferences(*, guardian: Guardian, data: dict, consent_text: str) -> None:
     now = timezone.now()
@@ -96,10 +127,13 @@ def save_preferences(*, guardian: Guardian, data: dict, consent_text: str) -> No
     if number_changed:
         guardian.sms_consent_at = None
         guardian.sms_consent_text = ""
+        guardian.sms_consent_via = ""
+        guardian.sms_asked_at = None  # a new number is asked about again
     if data["sms_enabled"] and data.get("sms_consent") and guardian.sms_consent_at is None:
         guardian.sms_consent_at = now
         guardian.sms_consent_text = consent_text
         guardian.sms_consent_by = guardian.user
+        guardian.sms_consent_via = ConsentVia.PORTAL
     guardian.save()
     User.objects.filter(pk=guardian.user_id).update(language=data["language"], email=data["email"])
     guardian.user.language = data["language"]

@@ -61,6 +61,9 @@ def test_nurse_schedules_and_invites_then_guardian_sees_the_appointment(live_ser
     parent.locator("#id_new_password1").fill("lantern-harbor-summit-5")
     parent.locator("#id_new_password2").fill("lantern-harbor-summit-5")
     parent.get_by_role("button", name="Save password and log in").click()
+    # The number the nurse typed gets texts only once the family says yes.
+    parent.get_by_role("heading", name="Can we text you reminders?").wait_for()
+    parent.get_by_role("button", name="Yes, text me").click()
     parent.get_by_role("heading", name="Hello, Gloria").wait_for()
     card = parent.get_by_role("article")
     assert "Lucia" in card.inner_text()

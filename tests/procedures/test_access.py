@@ -50,6 +50,7 @@ POST_ONLY = {
     "family:question_delete",
     "nurse:reminder_resend",
     "nurse:check_in_acknowledge",
+    "nurse:guardian_sms_consent",
 }
 
 # Which object a URL's pk points at, by the name of the page.
@@ -65,6 +66,7 @@ OBJECT_OF = {
     "family:child": Patient,
     "nurse:guardian_detail": Guardian,
     "nurse:guardian_resend_invitation": Guardian,
+    "nurse:guardian_sms_consent": Guardian,
     "family:fasting_card": Procedure,
     "family:acknowledge_fasting": Procedure,
     "family:confirm_contact": Procedure,

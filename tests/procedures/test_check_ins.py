@@ -137,25 +137,41 @@ def test_the_report_is_at_the_top_of_the_dashboard_and_the_nurse_acknowledges_it
     client.force_login(nurse)
     board = client.get(reverse("nurse:dashboard")).context["board"]
     report = SymptomReport.objects.get()
-    assert list(board.flags) == [report]
+    assert [card.reports for card in board.flag_cards] == [[report]]
     response = client.post(reverse("nurse:check_in_acknowledge", args=[report.pk]), follow=True)
     assert "Acknowledged" in response.content.decode()
     report.refresh_from_db()
     assert report.acknowledged_by == nurse and report.acknowledged_at is not None
     board = client.get(reverse("nurse:dashboard")).context["board"]
-    assert list(board.flags) == [] and board.recently_acknowledged == [report]
+    assert board.flag_cards == [] and board.recently_acknowledged == [report]
     again = client.post(reverse("nurse:check_in_acknowledge", args=[report.pk]), follow=True)
     assert "already acknowledged" in again.content.decode()
 
 
-def test_open_flags_are_oldest_first(client, nurse, guardian, done):
+def test_one_childs_reports_share_a_card_newest_first(client, nurse, guardian, done):
     now = timezone.now()
     newer = SymptomReport.objects.create(procedure=done, user=guardian.user, needs_attention=True, created_at=now)
     older = SymptomReport.objects.create(
         procedure=done, user=guardian.user, needs_attention=True, created_at=now - dt.timedelta(hours=3)
     )
     client.force_login(nurse)
-    assert list(client.get(reverse("nurse:dashboard")).context["board"].flags) == [older, newer]
+    cards = client.get(reverse("nurse:dashboard")).context["board"].flag_cards
+    assert [card.reports for card in cards] == [[newer, older]]
+
+
+def test_the_child_waiting_longest_has_the_first_card(client, nurse, guardian, done, location):
+    now = timezone.now()
+    other = PatientFactory(location=location, guardians=[guardian])
+    later = Procedure.objects.create(
+        patient=other, location=location, scheduled_start=done.scheduled_start, arrival_at=done.arrival_at
+    )
+    SymptomReport.objects.create(procedure=done, user=guardian.user, needs_attention=True, created_at=now)
+    SymptomReport.objects.create(
+        procedure=later, user=guardian.user, needs_attention=True, created_at=now - dt.timedelta(hours=2)
+    )
+    client.force_login(nurse)
+    cards = client.get(reverse("nurse:dashboard")).context["board"].flag_cards
+    assert [card.patient for card in cards] == [other, done.patient]
 
 
 def test_dashboard_lists_failed_reminders_and_unreachable_families(client, nurse, guardian, procedure):
