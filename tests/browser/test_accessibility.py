@@ -105,3 +105,43 @@ def test_family_pages_have_no_serious_accessibility_violations(
     screenshot(page, f"a11y-last-{language}-{viewport['width']}")
     problems = {url: v for url, v in found.items() if v}
     assert not problems, problems
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_forgot_password_pages_have_no_serious_accessibility_violations(live_server, new_page, db, viewport, language):
+    axe = Axe()
+    page = new_page(viewport)
+    base = live_server.url
+    found: dict[str, list[str]] = {}
+    page.goto(base + reverse("login"))
+    if language == "es":
+        page.locator("footer button[value=es]").click()
+        page.wait_for_load_state()
+    for url in (
+        reverse("password_reset"),
+        reverse("password_reset_done"),
+        reverse("password_reset_confirm", args=["MQ", "used-or-too-old"]),
+        reverse("password_reset_complete"),
+        reverse("password_reset_text"),
+        reverse("password_reset_text_new"),
+    ):
+        page.goto(base + url)
+        assert page.locator("html").get_attribute("lang") == language, url
+        found[url] = _violations(axe, page)
+    # A wrong number, then the code page with a wrong code: the pages with error messages.
+    page.goto(base + reverse("password_reset_text"))
+    page.locator("#id_mobile_number").fill("555")
+    page.locator("#submit-id-submit").click()
+    page.wait_for_load_state()
+    found["bad number"] = _violations(axe, page)
+    page.locator("#id_mobile_number").fill("(312) 555-0188")
+    page.locator("#submit-id-submit").click()
+    page.wait_for_url(base + reverse("password_reset_code"))
+    page.locator("#id_code").fill("123456")
+    page.locator("#submit-id-submit").click()
+    page.wait_for_load_state()
+    found["wrong code"] = _violations(axe, page)
+    screenshot(page, f"a11y-reset-code-{language}-{viewport['width']}")
+    problems = {url: v for url, v in found.items() if v}
+    assert not problems, problems
