@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ _PAGE_FIELDS = ("title_en", "title_es", "body_en", "body_es")
 _STEP_FIELDS = ("title_en", "title_es", "text_en", "text_es", "image", "alt_en", "alt_es")
 
 
-def load_content(path: Path, *, models: Any, replace: bool = False) -> int:
+def load_content(path: Path, *, models: Any, replace: bool = False, only: Collection[str] = ()) -> int:
     """Create (or with replace=True, overwrite) the pages in the file. Returns pages written.
 
     `models` is anything with ProcedureType, EducationPage and EducationStep
     attributes: the app module, or historical models inside a migration.
+    `only` limits the work to the pages with these slugs: a migration that
+    ships new text for two pages leaves the others as staff edited them.
     """
     data = json.loads(path.read_text(encoding="utf-8"))
     kind = data["procedure_type"]
@@ -32,6 +35,8 @@ def load_content(path: Path, *, models: Any, replace: bool = False) -> int:
     reviewed_on = dt.date.fromisoformat(data["reviewed_on"])
     written = 0
     for entry in data["pages"]:
+        if only and entry["slug"] not in only:
+            continue
         existing = models.EducationPage.objects.filter(procedure_type=procedure_type, slug=entry["slug"]).first()
         if existing and not replace:
             continue

@@ -134,3 +134,40 @@ def test_pages_are_shown_in_spanish_for_a_spanish_speaking_guardian(client, guar
     html = client.get(reverse("learn:page", args=[page.slug])).content.decode()
     assert page.title_es in html
     assert 'lang="es"' in html
+
+
+def test_getting_ready_says_what_to_bring(db):
+    page = EducationPage.objects.get(slug="getting-ready")
+    assert "## What to bring" in page.body_en and "## Qué traer" in page.body_es
+    for thing in ("medicines your child takes", "insurance card", "snack", "questions"):
+        assert thing in page.body_en, thing
+
+
+def test_after_the_test_covers_the_bandage_baths_and_pain_medicine_without_doses(db):
+    page = EducationPage.objects.get(slug="after-the-procedure")
+    body = page.body_en
+    assert "about 24 hours" in body[body.index("## The bandage") :]
+    assert "no bath, shower, pool or hot tub" in body
+    pain = body[body.index("## Pain") :]
+    assert "which pain medicine to give, and how much" in pain
+    # Doses are the care team's to give: no amounts, no medicine names.
+    for word in (" mg", " ml", "ibuprofen", "acetaminophen", "tylenol", "motrin"):
+        assert word not in body.lower() and word not in page.body_es.lower(), word
+
+
+@pytest.mark.parametrize("slug", ["getting-ready", "after-the-procedure"])
+def test_the_pages_with_leaflet_facts_read_at_grade_6_or_below(db, slug):
+    assert reading_grades()[slug] <= 6.0
+
+
+def test_the_leaflet_migration_rewrites_its_two_pages_and_leaves_the_others_alone(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("procedures.migrations.0010_education_leaflet_facts")
+    EducationPage.objects.filter(slug="after-the-procedure").update(body_en="Old text.")
+    EducationPage.objects.filter(slug="why-it-is-done").update(body_en="Edited by staff.")
+    migration.load(apps, None)
+    assert "## The bandage" in EducationPage.objects.get(slug="after-the-procedure").body_en
+    assert EducationPage.objects.get(slug="why-it-is-done").body_en == "Edited by staff."
