@@ -4,18 +4,43 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from portal.models import User
 from reminders.models import Kind
 from reminders.planning import queue_email
 
-from .models import Location, Procedure, RedFlagRule, SymptomField, SymptomReport, TemperatureUnit
+from .models import Location, Pain, Procedure, RedFlagRule, SymptomField, SymptomReport, TemperatureUnit
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PainQuestion:
+    label: str | Promise
+    answers: tuple[Pain, ...]
+
+
+# The evening of the procedure there is no yesterday to compare with: ask how much it hurts.
+SAME_DAY_PAIN = PainQuestion(_("How is the pain?"), (Pain.NONE, Pain.SOME, Pain.A_LOT))
+LATER_PAIN = PainQuestion(
+    _("How is the pain, compared with yesterday?"), (Pain.NONE, Pain.BETTER, Pain.SAME, Pain.WORSE)
+)
+
+
+def pain_question(procedure: Procedure, now: datetime | None = None) -> PainQuestion:
+    """The pain question that makes sense today, on the clinic's calendar."""
+    done = procedure.ended_at or procedure.scheduled_start
+    location = procedure.location
+    same_day = location.localize(now or timezone.now()).date() <= location.localize(done).date()
+    return SAME_DAY_PAIN if same_day else LATER_PAIN
 
 
 def to_celsius(value: Decimal, unit: str) -> Decimal:

@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.models import Language, User
 
 from . import services
-from .models import Location, Pain, Patient, ProcedureKind, Sedation, SymptomReport
+from .aftercare import PainQuestion
+from .models import Location, Patient, ProcedureKind, Sedation, SymptomReport
 from .phones import normalize_mobile
 from .readiness import STANDARD_QUESTIONS
 
@@ -343,9 +344,14 @@ class CheckInForm(forms.ModelForm):
         }
         labels = {"temperature": _("Temperature, if you took it")}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, pain_question: PainQuestion, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["pain"].choices = Pain.choices
+        pain = self.fields["pain"]
+        # Nothing ticked until the family ticks it; left blank it reads "not answered".
+        pain.label = pain_question.label
+        pain.choices = [(answer.value, answer.label) for answer in pain_question.answers]
+        pain.required = False
+        pain.error_messages["invalid_choice"] = _("Please choose one of the answers shown, or leave it blank.")
         self.helper = _helper(_("Send"))
         self.helper.layout = Layout(
             Row(Column("temperature", css_class="col-7"), Column("temperature_unit", css_class="col-5")),

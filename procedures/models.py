@@ -612,9 +612,13 @@ class TemperatureUnit(models.TextChoices):
 
 
 class Pain(models.TextChoices):
+    """Answers to the pain question. Which ones a family sees depends on the day: see aftercare.pain_question."""
+
     NONE = "none", _("No pain")
+    SOME = "some", _("Some pain")
+    A_LOT = "a_lot", _("A lot of pain")
     BETTER = "better", _("Better than yesterday")
-    SAME = "same", _("About the same")
+    SAME = "same", _("About the same as yesterday")
     WORSE = "worse", _("Worse than yesterday")
 
 
@@ -672,7 +676,8 @@ class SymptomReport(models.Model):
     swelling = models.BooleanField(_("swelling"), default=False)
     oozing = models.BooleanField(_("oozing or fluid coming out"), default=False)
     bad_smell = models.BooleanField(_("a bad smell"), default=False)
-    pain = models.CharField(_("pain compared with yesterday"), max_length=8, choices=Pain.choices, default=Pain.NONE)
+    # Blank when the family left the question unanswered: never assume "no pain".
+    pain = models.CharField(_("pain"), max_length=8, choices=Pain.choices, blank=True)
     notes = models.TextField(_("anything else"), max_length=1000, blank=True)
     flags = models.JSONField(default=list, blank=True)
     needs_attention = models.BooleanField(default=False)

@@ -32,7 +32,7 @@ def done(procedure):
 
 
 def _check_in(client, procedure, **data):
-    payload = {"temperature_unit": "F", "pain": "same", **data}
+    payload = {"temperature_unit": "F", **data}
     return client.post(reverse("family:check_in", args=[procedure.pk]), payload)
 
 
@@ -108,7 +108,7 @@ def test_100_4_fahrenheit_is_a_fever(client, guardian, done):
 
 def test_nothing_worrying_is_recorded_and_thanked(client, guardian, done):
     client.force_login(guardian.user)
-    html = _check_in(client, done, temperature="98.9", pain="better").content.decode()
+    html = _check_in(client, done, temperature="98.9", pain="none").content.decode()
     assert "Thank you" in html and "Call your care team now" not in html
     assert not SymptomReport.objects.get().needs_attention
     assert not [m for m in send_queued_email() if m.to == ["team@clinic.example.org"]]
