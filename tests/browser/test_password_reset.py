@@ -21,7 +21,8 @@ def _log_in(page, base: str, email: str, password: str) -> None:
     page.locator("#id_username").fill(email)
     page.locator("#id_password").fill(password)
     page.locator("#submit-id-submit").click()
-    page.wait_for_url(base + "/family/")
+    # Logged in: the family pages (a family with a mobile is first asked about texts).
+    page.wait_for_url(base + "/family/**")
 
 
 def _choose_new_password(page, name: str) -> None:
