@@ -145,3 +145,63 @@ def test_forgot_password_pages_have_no_serious_accessibility_violations(live_ser
     screenshot(page, f"a11y-reset-code-{language}-{viewport['width']}")
     problems = {url: v for url, v in found.items() if v}
     assert not problems, problems
+
+
+def _nurse_urls(procedure, guardian) -> list[str]:
+    patient = procedure.patient
+    return [
+        reverse("nurse:dashboard"),
+        reverse("nurse:procedure_list"),
+        reverse("nurse:patient_list"),
+        reverse("nurse:patient_create"),
+        reverse("nurse:patient_detail", args=[patient.pk]),
+        reverse("nurse:patient_edit", args=[patient.pk]),
+        reverse("nurse:patient_access", args=[patient.pk]),
+        reverse("nurse:guardian_add", args=[patient.pk]),
+        reverse("nurse:guardian_detail", args=[guardian.pk]),
+        reverse("nurse:procedure_create", args=[patient.pk]),
+        reverse("nurse:procedure_detail", args=[procedure.pk]),
+        reverse("nurse:procedure_edit", args=[procedure.pk]),
+        reverse("nurse:procedure_running_late", args=[procedure.pk]),
+        reverse("nurse:procedure_done", args=[procedure.pk]),
+        reverse("nurse:procedure_cancel", args=[procedure.pk]),
+        reverse("nurse:outbox"),
+    ]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_nurse_pages_have_no_serious_accessibility_violations(
+    live_server, new_page, nurse, guardian, patient, viewport, language
+):
+    from procedures import services
+
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=20)).replace(minute=0, second=0, microsecond=0)
+    procedure = services.schedule_procedure(
+        patient=patient,
+        kind="both",
+        location=patient.location,
+        scheduled_start=start,
+        arrival_at=start - dt.timedelta(hours=1),
+        sedation="general",
+        scheduled_by=nurse,
+    )
+    axe = Axe()
+    page = new_page(viewport)
+    base = live_server.url
+    page.goto(base + reverse("login"))
+    if language == "es":
+        page.locator("footer button[value=es]").click()
+        page.wait_for_load_state()
+    page.locator("#id_username").fill(nurse.email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("#submit-id-submit").click()
+    page.wait_for_load_state()
+    found: dict[str, list[str]] = {}
+    for url in _nurse_urls(procedure, guardian):
+        page.goto(base + url)
+        assert page.locator("html").get_attribute("lang") == language, url
+        found[url] = _violations(axe, page)
+    screenshot(page, f"a11y-nurse-last-{language}-{viewport['width']}")
+    problems = {url: v for url, v in found.items() if v}
+    assert not problems, problems
