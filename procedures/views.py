@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.converters import MAX_ID
@@ -52,6 +53,52 @@ from .models import (
 )
 
 PAGE_SIZE = 25
+
+# The walk-through's pictures, told for a child of about 5 to 12 (reading grade 3 at most).
+FOR_CHILDREN_STEPS = (
+    (
+        "img/steps/step-1-numbing.svg",
+        gettext_lazy("A hand puts cream on a back."),
+        gettext_lazy("A nurse puts cream or a tiny shot on your back. Your skin goes numb. Then it can not feel much."),
+    ),
+    (
+        "img/steps/step-2-lying.svg",
+        gettext_lazy("A kid lies on a bed with a pillow."),
+        gettext_lazy("You lie on your side on a bed. You can hold a pillow."),
+    ),
+    (
+        "img/steps/step-3-finding.svg",
+        gettext_lazy("Two fingers press on a hip bone."),
+        gettext_lazy("The doctor feels your back. They look for the right spot on your hip bone."),
+    ),
+    (
+        "img/steps/step-4-cleaning.svg",
+        gettext_lazy("A sponge cleans a spot of skin."),
+        gettext_lazy("They wash the spot. It feels cold!"),
+    ),
+    (
+        "img/steps/step-5-needle.svg",
+        gettext_lazy("A needle near the hip bone."),
+        gettext_lazy("The doctor puts in a needle. If you are awake, you will feel a big push."),
+    ),
+    (
+        "img/steps/step-6-drawing.svg",
+        gettext_lazy("A tube fills with red stuff."),
+        gettext_lazy(
+            "The doctor takes a little marrow. It looks like blood. It may hurt for a short time. Then it stops."
+        ),
+    ),
+    (
+        "img/steps/step-7-more.svg",
+        gettext_lazy("Two small tubes side by side."),
+        gettext_lazy("Sometimes they need a bit more. That is OK. Your body makes new marrow fast."),
+    ),
+    (
+        "img/steps/step-8-bandage.svg",
+        gettext_lazy("A bandage on a back, and a happy kid."),
+        gettext_lazy("All done! You get a bandage. It all takes about half an hour."),
+    ),
+)
 
 View = Callable[..., HttpResponse]
 
@@ -580,7 +627,7 @@ def learn_index(request: HttpRequest) -> HttpResponse:
 
 
 def learn_for_children(request: HttpRequest) -> HttpResponse:
-    return render(request, "procedures/learn/for_children.html")
+    return render(request, "procedures/learn/for_children.html", {"steps": FOR_CHILDREN_STEPS})
 
 
 def _page_and_neighbours(slug: str) -> tuple[EducationPage, EducationPage | None, EducationPage | None]:
