@@ -40,6 +40,14 @@ def _family_urls(procedure) -> list[str]:
     return urls
 
 
+def _open_login_in(page, base: str, language: str) -> None:
+    """The login page, switched to the language under test with the footer's switch."""
+    page.goto(base + reverse("login"))
+    if language == "es":
+        page.locator("footer button[value=es]").click()
+        page.wait_for_load_state()
+
+
 def _violations(axe: Axe, page) -> list[str]:
     results = axe.run(page)
     return [
@@ -70,10 +78,7 @@ def test_family_pages_have_no_serious_accessibility_violations(
     base = live_server.url
     found: dict[str, list[str]] = {}
 
-    page.goto(base + reverse("login"))
-    if language == "es":
-        page.locator("footer button[value=es]").click()
-        page.wait_for_load_state()
+    _open_login_in(page, base, language)
     assert page.locator("html").get_attribute("lang") == language
     for url in (reverse("login"), reverse("accept_invitation", args=[token])):
         page.goto(base + url)
@@ -114,10 +119,7 @@ def test_forgot_password_pages_have_no_serious_accessibility_violations(live_ser
     page = new_page(viewport)
     base = live_server.url
     found: dict[str, list[str]] = {}
-    page.goto(base + reverse("login"))
-    if language == "es":
-        page.locator("footer button[value=es]").click()
-        page.wait_for_load_state()
+    _open_login_in(page, base, language)
     for url in (
         reverse("password_reset"),
         reverse("password_reset_done"),
@@ -189,10 +191,7 @@ def test_nurse_pages_have_no_serious_accessibility_violations(
     axe = Axe()
     page = new_page(viewport)
     base = live_server.url
-    page.goto(base + reverse("login"))
-    if language == "es":
-        page.locator("footer button[value=es]").click()
-        page.wait_for_load_state()
+    _open_login_in(page, base, language)
     page.locator("#id_username").fill(nurse.email)
     page.locator("#id_password").fill(PASSWORD)
     page.locator("#submit-id-submit").click()
