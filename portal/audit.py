@@ -4,55 +4,49 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
+from .access import View
 from .converters import MAX_ID
 from .models import AuditAction, AuditEvent
 
 logger = logging.getLogger(__name__)
 
-# Pages whose responses show or change patient data. Keys are route names; the
-# value names what the URL's pk points at.
-OBJECT_ROUTES: dict[str, str] = {
-    "nurse:procedure_detail": "procedure",
-    "nurse:procedure_edit": "procedure",
-    "nurse:procedure_cancel": "procedure",
-    "nurse:procedure_running_late": "procedure",
-    "nurse:procedure_done": "procedure",
-    "nurse:procedure_create": "patient",
-    "nurse:patient_detail": "patient",
-    "nurse:patient_edit": "patient",
-    "nurse:patient_access": "patient",
-    "nurse:guardian_add": "patient",
-    "nurse:guardian_detail": "guardian",
-    "nurse:guardian_resend_invitation": "guardian",
-    "nurse:guardian_sms_consent": "guardian",
-    "nurse:reminder_resend": "reminder",
-    "nurse:check_in_acknowledge": "symptomreport",
-    "family:procedure": "procedure",
-    "family:child": "patient",
-    "family:fasting_card": "procedure",
-    "family:acknowledge_fasting": "procedure",
-    "family:confirm_contact": "procedure",
-    "family:questions": "procedure",
-    "family:question_delete": "procedure",
-    "family:questions_print": "procedure",
-    "family:calendar": "procedure",
-    "family:check_in": "procedure",
-}
-LIST_ROUTES = {
-    "nurse:procedure_list",
-    "nurse:patient_list",
-    "nurse:patient_create",
-    "nurse:dashboard",
-    "nurse:outbox",
-    "family:dashboard",
-    "family:text_question",
-    "nurse:check_ins_acknowledge",
-}
+
+@dataclass(frozen=True)
+class Shows:
+    """What a page shows, declared by the view with `@audited(...)`: the log reads it from there.
+
+    `model` is what the URL's pk points at (None: a list or a form with no one object),
+    `patient` the path from that object to its child's id (for the patient column; "" when it has none).
+    """
+
+    model: type[Model] | None = None
+    patient: str = "pk"
+
+    @property
+    def object_type(self) -> str:
+        return self.model._meta.model_name if self.model is not None else ""
+
+    def patient_of(self, pk: int) -> int | None:
+        if self.model is None or not self.patient:
+            return None
+        return self.model._default_manager.filter(pk=pk).values_list(self.patient, flat=True).first()
+
+
+def audited(model: type[Model] | None = None, *, patient: str = "pk") -> Callable[[View], View]:
+    """Mark a view as showing or changing patient data: every request to it is logged."""
+
+    def decorator(view: View) -> View:
+        view.audit = Shows(model, patient)  # type: ignore[attr-defined]
+        return view
+
+    return decorator
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -68,34 +62,21 @@ def client_ip(request: HttpRequest) -> str | None:
         return None
 
 
-def _patient_of(kind: str, pk: int) -> int | None:
-    from procedures.models import Patient, Procedure, SymptomReport
-    from reminders.models import Reminder
-
-    lookups: dict[str, Any] = {
-        "patient": Patient.objects.filter(pk=pk).values_list("pk", flat=True),
-        "procedure": Procedure.objects.filter(pk=pk).values_list("patient_id", flat=True),
-        "reminder": Reminder.objects.filter(pk=pk).values_list("procedure__patient_id", flat=True),
-        "symptomreport": SymptomReport.objects.filter(pk=pk).values_list("procedure__patient_id", flat=True),
-    }
-    query = lookups.get(kind)
-    return query.first() if query is not None else None
-
-
 def record(request: HttpRequest, response: HttpResponse) -> None:
     match = getattr(request, "resolver_match", None)
-    route = match.view_name if match else ""
-    if route not in OBJECT_ROUTES and route not in LIST_ROUTES:
+    shows: Shows | None = getattr(match.func, "audit", None) if match else None
+    if shows is None:
         return
+    route = match.view_name
     user = request.user
     if not user.is_authenticated:
         return  # sent to the login page; nothing was shown
-    kind = OBJECT_ROUTES.get(route, "")
-    pk = match.kwargs.get("pk") if match else None
+    kind = shows.object_type
+    pk = match.kwargs.get("pk")
     if not isinstance(pk, int) or not 0 < pk <= MAX_ID:
         pk = None  # the URL converter already refuses these; the log must never fail a request
     denied = response.status_code == 404
-    patient_id = _patient_of(kind, pk) if kind and pk and not denied else None
+    patient_id = shows.patient_of(pk) if pk and not denied else None
     if denied:
         action = AuditAction.DENIED
     elif request.method in ("GET", "HEAD"):

@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Set
 from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from procedures.phones import normalize_mobile
+from portal.phones import normalize_mobile
 
 
 class LoginForm(AuthenticationForm):

@@ -22,14 +22,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from procedures.models import Guardian
-from procedures.phones import display as phone_display
-from reminders.models import Channel, Kind
-from reminders.planning import queue_email
-
 from . import audit, ratelimit
+from .events import AccountMessage, account_message
 from .forms import NewPasswordForm, ResetByEmailForm, ResetByTextForm, ResetCodeForm, posted
 from .models import AuditAction, ResetCode, Role, User
+from .phones import display as phone_display
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +45,8 @@ SESSION_CODE = "password_reset_code"
 # --- What happens -------------------------------------------------------------
 
 
-def _send(kind: Kind, user: User, **fields: Any) -> None:
-    guardian = Guardian.objects.filter(user=user).first()
-    queue_email(kind, guardian=guardian, about_id=user.pk, **fields)
+def _send(message: AccountMessage, user: User, *, address: str, by_text: bool = False) -> None:
+    account_message.send(sender=User, message=message, user=user, address=address, by_text=by_text)
 
 
 def request_by_email(*, user: User | None, request: HttpRequest | None) -> None:
@@ -63,13 +59,14 @@ def request_by_email(*, user: User | None, request: HttpRequest | None) -> None:
     if ratelimit.over_budget(ROUTE, user.pk, per_hour=MESSAGES_PER_ACCOUNT_PER_HOUR):
         logger.info("password reset not sent: account over budget", extra={"user_id": user.pk})
         return
-    _send(Kind.PASSWORD_RESET, user, address=user.email)
+    _send(AccountMessage.PASSWORD_RESET, user, address=user.email)
 
 
 def families_with_number(number: str) -> list[User]:
     """Family accounts that a texted code may reset: active, with a password chosen. Staff use email only."""
-    guardians = Guardian.objects.filter(mobile_number=number, user__is_active=True, user__role=Role.GUARDIAN)
-    return [guardian.user for guardian in guardians.select_related("user") if guardian.user.has_usable_password()]
+    # `guardian` is the family side of an account (procedures' Guardian): queried by name, not imported.
+    users = User.objects.filter(guardian__mobile_number=number, is_active=True, role=Role.GUARDIAN)
+    return [user for user in users if user.has_usable_password()]
 
 
 def request_by_text(*, number: str, request: HttpRequest) -> None:
@@ -82,7 +79,7 @@ def request_by_text(*, number: str, request: HttpRequest) -> None:
         if ratelimit.over_budget(ROUTE, user.pk, per_hour=MESSAGES_PER_ACCOUNT_PER_HOUR):
             logger.info("password reset code not sent: account over budget", extra={"user_id": user.pk})
             continue
-        _send(Kind.PASSWORD_RESET_CODE, user, address=number, channel=Channel.SMS)
+        _send(AccountMessage.PASSWORD_RESET_CODE, user, address=number, by_text=True)
 
 
 def password_was_reset(*, user: User, request: HttpRequest) -> None:
@@ -92,7 +89,7 @@ def password_was_reset(*, user: User, request: HttpRequest) -> None:
     audit.record_auth(AuditAction.RESET_DONE, request, user.pk, user.role, route=ROUTE)
     # The person proved they own the account; failed guesses before it must not keep them out.
     reset_lockouts(username=user.email)
-    _send(Kind.PASSWORD_CHANGED, user, address=user.email)
+    _send(AccountMessage.PASSWORD_CHANGED, user, address=user.email)
     logger.info("password reset", extra={"user_id": user.pk})
 
 

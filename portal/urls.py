@@ -4,8 +4,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from procedures.urls import family_patterns, learn_patterns, nurse_patterns
-from reminders.urls import webhook_patterns
+# The project's URLconf is where the apps meet: each side of the portal is one namespace,
+# made of the pages procedures and reminders each contribute. Nothing else in portal
+# imports the apps above it.
+from procedures import urls as procedures_urls
+from reminders import urls as reminders_urls
 
 from . import password_reset, two_factor, views
 
@@ -29,9 +32,9 @@ urlpatterns = [
     path("accounts/two-step/setup/", two_factor.setup, name="two_factor_setup"),
     path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),
     path("i18n/setlang/", views.set_language, name="set_language"),
-    path("nurse/", include(nurse_patterns)),
-    path("family/", include(family_patterns)),
-    path("learn/", include(learn_patterns)),
-    path("webhooks/", include(webhook_patterns)),
+    path("nurse/", include((procedures_urls.nurse_patterns + reminders_urls.nurse_patterns, "nurse"))),
+    path("family/", include((procedures_urls.family_patterns + reminders_urls.family_patterns, "family"))),
+    path("learn/", include((procedures_urls.learn_patterns, "learn"))),
+    path("webhooks/", include(reminders_urls.webhook_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,9 +16,7 @@ from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from reminders import consent
-
-from . import ratelimit
+from . import events, ratelimit
 from .forms import ChoosePasswordForm, LoginForm, posted
 from .models import Invitation, User
 from .ratelimit import rate_limited
@@ -29,11 +28,11 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_authenticated:
         return redirect("login")
-    if user.is_care_team:
-        return redirect("nurse:dashboard")
-    if hasattr(user, "guardian") and consent.should_ask(user.guardian):
-        return redirect("family:text_question")
-    return redirect("family:dashboard")
+    # The apps above say where people start (procedures: their dashboards; reminders: a question first).
+    choices = [answer for _, answer in events.landing.send(sender=User, user=user) if answer]
+    if not choices:
+        raise PermissionDenied  # an account with no side of the portal to see
+    return redirect(max(choices)[1])
 
 
 @never_cache

@@ -81,7 +81,7 @@ class ProcedureAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Procedure, form: Any, change: bool) -> None:
         if not change:
             super().save_model(request, obj, form, change)
-            services.sync_reminders(obj, event=services.Kind.CONFIRMATION)
+            services.booked(obj)
             return
         fields = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
         try:

@@ -14,10 +14,18 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import User
-from reminders.models import Kind
-from reminders.planning import queue_email
 
-from .models import Location, Pain, Procedure, RedFlagRule, SymptomField, SymptomReport, TemperatureUnit
+from . import events
+from .models import (
+    Location,
+    Pain,
+    Procedure,
+    ProcedureStatus,
+    RedFlagRule,
+    SymptomField,
+    SymptomReport,
+    TemperatureUnit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +66,19 @@ def triggered(report: SymptomReport, rules: Iterable[RedFlagRule], location: Loc
         if rule.field == SymptomField.TEMPERATURE:
             hit = report.temperature_c is not None and report.temperature_c >= location.fever_threshold_c
         elif rule.field == SymptomField.PAIN_WORSE:
-            hit = report.pain == "worse"
+            hit = report.pain == Pain.WORSE
         else:
             hit = bool(getattr(report, rule.field))
         if hit:
             hits.append(rule)
     return hits
+
+
+def check_in_open(procedure: Procedure, *, now: datetime) -> bool:
+    """Families tell us how the child is doing once the procedure has started or is done; never after a cancel."""
+    if procedure.status == ProcedureStatus.CANCELLED:
+        return False
+    return procedure.status == ProcedureStatus.COMPLETED or procedure.scheduled_start <= now
 
 
 @transaction.atomic
@@ -80,9 +95,8 @@ def record_check_in(*, procedure: Procedure, user: User, report: SymptomReport) 
         "check-in recorded",
         extra={"procedure_id": procedure.pk, "report_id": report.pk, "needs_attention": report.needs_attention},
     )
-    if hits and procedure.location.team_email:
-        # On the durable email path: retried if the mail server is down, never lost.
-        queue_email(Kind.TEAM_ALERT, address=procedure.location.team_email, about_id=report.pk)
+    if hits:
+        events.warning_sign_reported.send(sender=SymptomReport, report=report)
     return hits
 
 

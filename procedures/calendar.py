@@ -10,7 +10,9 @@ from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
-from . import fasting_display, phones
+from portal import phones
+
+from . import fasting_display
 from .fasting import Cutoff, FastingPlan, Item
 from .models import Location, Procedure
 
@@ -113,7 +115,7 @@ def _in_quiet_hours(at: dt.datetime, location: Location) -> bool:
 def _bedtime(at: dt.datetime, location: Location) -> dt.datetime:
     """The alarm before the quiet hours that contain `at` begin."""
     local = at.astimezone(location.tz)
-    start = dt.datetime.combine(local.date(), location.quiet_hours_start, tzinfo=location.tz)
+    start = location.at(local.date(), location.quiet_hours_start)
     if start > local:
         start -= dt.timedelta(days=1)
     return (start - ALARM_LEAD).astimezone(dt.UTC)

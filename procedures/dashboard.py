@@ -7,16 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Min, QuerySet
 
 from portal.models import User
-from reminders.models import PROBLEM_STATUSES, Reminder
 
-from . import readiness
-from .models import Guardian, Location, Patient, Procedure, SymptomReport
+from . import events, readiness
+from .models import Location, Patient, Procedure, ProcedureStatus, SymptomReport
 
 PAGE_SIZE = 20
-PROBLEM_DAYS = 7
 
 
 @dataclass
@@ -44,8 +42,8 @@ class Dashboard:
     flag_cards: list[FlagCard]
     recently_acknowledged: list[SymptomReport]
     procedures: list[Procedure]
-    problems: Page
-    unreachable: Page
+    # What other apps add (reminders: deliveries that failed, families we cannot reach).
+    sections: list[events.Section]
 
     @property
     def new_cards(self) -> int:
@@ -90,13 +88,12 @@ def build(
     *, location: Location, day: dt.date, now: dt.datetime, pages: dict[str, Any], since: dt.datetime | None = None
 ) -> Dashboard:
     """The board for one clinic; `since` is when this nurse last looked, to mark what is new."""
-    tz = location.tz
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    start = location.day_start(day)
     end = start + dt.timedelta(days=2)
     procedures = list(
         readiness.with_readiness(
             Procedure.objects.filter(location=location, scheduled_start__gte=start, scheduled_start__lt=end)
-            .exclude(status="cancelled")
+            .exclude(status=ProcedureStatus.CANCELLED)
             .select_related("patient", "location")
             .order_by("scheduled_start")
         )
@@ -104,28 +101,11 @@ def build(
     flagged = SymptomReport.objects.filter(procedure__location=location, needs_attention=True).select_related(
         "procedure__patient", "user", "acknowledged_by"
     )
-    flags, flag_cards = _flag_cards(flagged.filter(acknowledged_at__isnull=True), pages.get("flags"), since)
+    flags, flag_cards = _flag_cards(flagged.open_flags(), pages.get("flags"), since)
     recently_acknowledged = list(
         flagged.filter(acknowledged_at__gte=now - dt.timedelta(days=1)).order_by("-acknowledged_at")[:10]
     )
-    problems = (
-        Reminder.objects.filter(
-            procedure__location=location,
-            status__in=PROBLEM_STATUSES,
-            updated_at__gte=now - dt.timedelta(days=PROBLEM_DAYS),
-        )
-        .select_related("procedure__patient", "guardian__user")
-        .order_by("-updated_at")
-    )
-    upcoming = Procedure.objects.filter(location=location, scheduled_start__gte=now).active()
-    unreachable = (
-        Guardian.objects.filter(Exists(upcoming.filter(patient__guardians=OuterRef("pk"))))
-        .filter(
-            Q(sms_opted_out_at__isnull=False) | Q(email_enabled=False, sms_enabled=False) | Q(user__is_active=False)
-        )
-        .select_related("user")
-        .order_by("user__full_name")
-    )
+    sections = events.sections("dashboard", location=location, now=now, pages=pages)
     return Dashboard(
         location=location,
         day=day,
@@ -134,6 +114,5 @@ def build(
         flag_cards=flag_cards,
         recently_acknowledged=recently_acknowledged,
         procedures=procedures,
-        problems=_page(problems, pages.get("problems")),
-        unreachable=_page(unreachable, pages.get("unreachable")),
+        sections=sections,
     )

@@ -60,6 +60,11 @@ _INFANT_REGULAR = (Item.FATTY_FOOD, Item.SOLIDS, Item.FORMULA_OR_MILK, Item.CLEA
 NO_FASTING_SEDATION = "local"
 
 
+def needs_fasting(sedation: str) -> bool:
+    """Local numbing only: the child may eat and drink as usual. Any sedation or anaesthesia: a fast."""
+    return sedation != NO_FASTING_SEDATION
+
+
 @dataclass(frozen=True)
 class FastingRules:
     solids_hours: Decimal = Decimal("6")
@@ -165,7 +170,7 @@ def compute_fasting_plan(
         raise ValueError("minimum_hours cannot be negative")
     zone = _zone(time_zone)
     items = items_for_feeding(feeding, infant=infant)
-    if sedation == NO_FASTING_SEDATION:
+    if not needs_fasting(sedation):
         return FastingPlan(required=False)
 
     anchor_at = (arrival if rules.anchor == Anchor.ARRIVAL else start).astimezone(UTC)

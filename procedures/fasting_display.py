@@ -15,8 +15,9 @@ from django.utils.text import capfirst, get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal.phones import display as display_phone
+
 from .fasting import Cutoff, FastingPlan, Item
-from .phones import display as display_phone
 
 CLEAR_FLUIDS_EXPLAINED = gettext_lazy(
     "Clear fluids are drinks you can see through, like water, clear apple juice or Pedialyte. "

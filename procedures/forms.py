@@ -11,11 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, User
+from portal.phones import normalize_mobile
 
 from . import services
 from .aftercare import PainQuestion
-from .models import Location, Patient, ProcedureKind, Sedation, SymptomReport
-from .phones import normalize_mobile
+from .models import Location, NonexistentTime, Patient, ProcedureKind, Sedation, SymptomReport
 from .readiness import STANDARD_QUESTIONS
 
 # Where a rule of the service fails, the form shows it next to this field.
@@ -34,18 +34,16 @@ def combine_local(day: dt.date, clock: dt.time, location: Location) -> dt.dateti
     Raises ValidationError for a time that does not exist there (the hour
     skipped when clocks go forward).
     """
-    local = dt.datetime.combine(day, clock, tzinfo=location.tz)
     try:
-        round_trip = local.astimezone(dt.UTC).astimezone(location.tz)
-    except OverflowError:  # the first or last day of the calendar: far outside what check_times allows
-        raise forms.ValidationError(_("Choose a date within the next two years."), code="out_of_range") from None
-    if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
+        return location.at(day, clock, strict=True)
+    except NonexistentTime:
         raise forms.ValidationError(
             _("%(time)s does not exist on that day: the clocks go forward. Choose another time."),
             code="nonexistent_time",
             params={"time": clock.strftime("%H:%M")},
-        )
-    return local
+        ) from None
+    except OverflowError:  # the first or last day of the calendar: far outside what check_times allows
+        raise forms.ValidationError(_("Choose a date within the next two years."), code="out_of_range") from None
 
 
 class PatientForm(forms.ModelForm):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from datetime import datetime
 from datetime import time as dt_time
@@ -17,9 +18,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, Role
+from portal.phones import validate_phone
 
 from . import fasting
-from .phones import validate_phone
 
 if TYPE_CHECKING:
     from portal.models import User
@@ -43,6 +44,10 @@ def scoped(queryset: QuerySet[Any], user: User, *, nurse: Q, guardian: Q | None)
     if user.role == Role.NURSE:
         return queryset.filter(nurse)
     return queryset.filter(guardian) if guardian is not None else queryset.none()
+
+
+class NonexistentTime(ValueError):
+    """A clock time that does not happen on that day at the clinic: the clocks go forward over it."""
 
 
 class LocationQuerySet(models.QuerySet["Location"]):
@@ -131,6 +136,24 @@ class Location(models.Model):
     @property
     def directions(self) -> str:
         return Bilingual.in_language(self, "directions")  # type: ignore[arg-type]
+
+    def at(self, day: dt.date, clock: dt.time, *, strict: bool = False) -> datetime:
+        """A wall-clock date and time at this clinic, as an aware datetime: the one way to make one.
+
+        A time the clocks skip (going forward) moves to just after the jump, or
+        with `strict` raises NonexistentTime (for a form to say so).
+        """
+        local = datetime.combine(day, clock, tzinfo=self.tz)
+        moved = local.astimezone(dt.UTC).astimezone(self.tz)
+        if moved.replace(tzinfo=None) != local.replace(tzinfo=None):
+            if strict:
+                raise NonexistentTime(clock)
+            return moved
+        return local
+
+    def day_start(self, day: dt.date) -> datetime:
+        """Midnight at this clinic: the first moment of `day` there."""
+        return self.at(day, dt.time.min)
 
     def localize(self, value: datetime) -> datetime:
         # Marked (like Django's do_timezone) so templates show it as is instead
@@ -575,9 +598,6 @@ class Readiness(models.Model):
 
     def __str__(self) -> str:
         return f"Readiness of user {self.user_id} for procedure {self.procedure_id}"
-
-    def fasting_acknowledged_for(self, procedure: Procedure) -> bool:
-        return self.fasting_ack_version == procedure.version
 
 
 class PreparedQuestion(models.Model):

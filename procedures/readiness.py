@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import User
 
+from . import fasting
 from .models import EducationPage, PageView, PreparedQuestion, Procedure, Readiness
 
 BONE_MARROW = "bone-marrow"
@@ -30,6 +31,8 @@ STANDARD_QUESTIONS = {
 
 @dataclass(frozen=True)
 class Checklist:
+    """The readiness rule, once: what counts as done, and out of how many."""
+
     pages_read: int
     pages_total: int
     fasting_needed: bool
@@ -74,17 +77,21 @@ def pages_read(*, user: User | AnonymousUser, pages: list[EducationPage]) -> set
     return set(PageView.objects.filter(user=user, page__in=pages).values_list("page_id", flat=True))
 
 
-def checklist(*, procedure: Procedure, user: User) -> Checklist:
-    readiness = Readiness.objects.filter(procedure=procedure, user=user).first()
-    pages = education_pages()
+def checklist_of(procedure: Procedure) -> Checklist:
+    """The checklist of a procedure annotated by `with_readiness`."""
     return Checklist(
-        pages_read=PageView.objects.filter(user=user, page__in=pages).count(),
-        pages_total=pages.count(),
-        fasting_needed=procedure.fasting_plan().required,
-        fasting_acknowledged=bool(readiness and readiness.fasting_acknowledged_for(procedure)),
-        questions=PreparedQuestion.objects.filter(procedure=procedure, user=user).count(),
-        contact_confirmed=bool(readiness and readiness.contact_confirmed_at),
+        pages_read=procedure.pages_read,
+        pages_total=procedure.pages_total,
+        fasting_needed=fasting.needs_fasting(procedure.sedation),
+        fasting_acknowledged=procedure.fasting_acknowledged,
+        questions=procedure.questions_prepared,
+        contact_confirmed=procedure.contact_confirmed,
     )
+
+
+def checklist(*, procedure: Procedure, user: User) -> Checklist:
+    """One guardian's checklist for one procedure."""
+    return checklist_of(with_readiness(Procedure.objects.filter(pk=procedure.pk), user=user).get())
 
 
 @transaction.atomic
@@ -111,29 +118,37 @@ def confirm_contact(*, procedure: Procedure, user: User, number: str) -> None:
     )
 
 
-def with_readiness(procedures: QuerySet[Procedure]) -> QuerySet[Procedure]:
-    """Annotate each procedure with its family's readiness, in the same query.
+def with_readiness(procedures: QuerySet[Procedure], user: User | None = None) -> QuerySet[Procedure]:
+    """Annotate each procedure with what `checklist_of` needs, in the same query.
 
-    For each item the best of the child's guardians counts: one parent having
-    read everything means the family has.
+    For one guardian (`user`), their own progress; else the family's, where the
+    best of the child's guardians counts: one parent having read everything
+    means the family has.
     """
     pages = education_pages()
-    pages_read_by_best_guardian = (
-        PageView.objects.filter(user__guardian__patients=OuterRef("patient"), page__in=pages)
-        .values("user")
-        .annotate(n=Count("page"))
-        .order_by("-n")
-        .values("n")[:1]
+    mine = {"user": user} if user is not None else {}
+    if user is not None:
+        read = PageView.objects.filter(user=user, page__in=pages).values("user")
+    else:
+        read = PageView.objects.filter(user__guardian__patients=OuterRef("patient"), page__in=pages).values("user")
+    pages_read = read.annotate(n=Count("page")).order_by("-n").values("n")[:1]
+    questions = (
+        PreparedQuestion.objects.filter(procedure=OuterRef("pk"), **mine)
+        .values("procedure")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    # In the same statement, not a query of its own.
+    total = pages.order_by().values("procedure_type").annotate(n=Count("pk")).values("n")
     return procedures.annotate(
-        pages_total=Value(pages.count(), output_field=IntegerField()),
-        pages_read=Coalesce(Subquery(pages_read_by_best_guardian, output_field=IntegerField()), 0),
+        pages_total=Coalesce(Subquery(total, output_field=IntegerField()), 0),
+        pages_read=Coalesce(Subquery(pages_read, output_field=IntegerField()), 0),
         fasting_acknowledged=Exists(
-            Readiness.objects.filter(procedure=OuterRef("pk"), fasting_ack_version=OuterRef("version"))
+            Readiness.objects.filter(procedure=OuterRef("pk"), fasting_ack_version=OuterRef("version"), **mine)
         ),
-        questions_ready=Exists(PreparedQuestion.objects.filter(procedure=OuterRef("pk"))),
+        questions_prepared=Coalesce(Subquery(questions, output_field=IntegerField()), 0),
         contact_confirmed=Exists(
-            Readiness.objects.filter(procedure=OuterRef("pk"), contact_confirmed_at__isnull=False)
+            Readiness.objects.filter(procedure=OuterRef("pk"), contact_confirmed_at__isnull=False, **mine)
         ),
     )
 
@@ -155,13 +170,3 @@ def save_questions(*, procedure: Procedure, user: User, standard: list[str], own
 def question_texts(questions: QuerySet[PreparedQuestion]) -> list[tuple[int, str]]:
     """Each saved question with its words in the reader's language."""
     return [(q.pk, str(STANDARD_QUESTIONS.get(q.standard_key, "")) or q.text) for q in questions]
-
-
-def with_user_readiness(procedures: QuerySet[Procedure], user: User) -> QuerySet[Procedure]:
-    """Annotate procedures with this one guardian's checklist, in the same query."""
-    mine = {"procedure": OuterRef("pk"), "user": user}
-    return procedures.annotate(
-        my_fasting_acknowledged=Exists(Readiness.objects.filter(**mine, fasting_ack_version=OuterRef("version"))),
-        my_questions=Exists(PreparedQuestion.objects.filter(**mine)),
-        my_contact_confirmed=Exists(Readiness.objects.filter(**mine, contact_confirmed_at__isnull=False)),
-    )

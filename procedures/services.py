@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import enum
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -19,10 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Role, User
-from reminders.models import Kind
-from reminders.planning import queue_email, sync_reminders
 
-from . import fasting_display
+from . import events, fasting_display
+from .events import Reason
 from .models import (
     FastingPolicy,
     Guardian,
@@ -50,7 +48,7 @@ class GuardianResult:
 
 def send_invitation(*, user: User, invited_by: User | None) -> None:
     """Send a fresh invitation on the durable email path (the link is made when it goes)."""
-    queue_email(Kind.INVITATION, guardian=user.guardian, about_id=invited_by.pk if invited_by else None)
+    events.invitation_requested.send(sender=Guardian, guardian=user.guardian, invited_by=invited_by)
     logger.info("invitation queued", extra={"user_id": user.pk})
 
 
@@ -105,31 +103,8 @@ def add_guardian(
 # picture moved, the version goes up (which makes the fasting acknowledgement
 # and every open reminder of the old version stale), the reminders are planned
 # again and one notice per guardian and channel is queued, all in the same
-# transaction.
+# transaction. Delivery hears of it through `events.procedure_changed`.
 
-
-class Reason(enum.StrEnum):
-    EDITED = "edited"
-    RUNNING_LATE = "running_late"
-    CANCELLED = "cancelled"
-    DONE = "done"
-    POLICY = "policy"
-    CLINIC = "clinic"
-    CHILD = "child"
-    GUARDIANS = "guardians"
-
-
-# The notice a family gets when the picture moved for this reason (None: no notice).
-_NOTICE: dict[Reason, Kind | None] = {
-    Reason.EDITED: Kind.CHANGED,
-    Reason.RUNNING_LATE: Kind.DELAYED,
-    Reason.CANCELLED: Kind.CANCELLED,
-    Reason.DONE: None,
-    Reason.POLICY: Kind.CHANGED,
-    Reason.CLINIC: Kind.CHANGED,
-    Reason.CHILD: Kind.CHANGED,
-    Reason.GUARDIANS: Kind.CHANGED,
-}
 
 # How early before the start a family may be asked to arrive.
 MAX_ARRIVAL_LEAD = dt.timedelta(hours=6)
@@ -239,21 +214,20 @@ def change_path(
 def _settle(change: Change, *, reason: Reason, by: User | None, policy: FastingPolicy, now: datetime) -> None:
     fresh = Procedure.objects.select_related("location", "patient").get(pk=change.procedure.pk)
     change.after = picture_of(fresh, policy)
-    event = None
     if change.moved:
         fresh.version += 1
         if fresh.is_active and change.after.moved_in_time(change.before):
             fresh.status = ProcedureStatus.RESCHEDULED
         fresh.save(update_fields=["version", "status", "updated_at"])
-        event = _NOTICE[reason]
     change.procedure = fresh
-    # Always re-plan: a guardian added or a clinic's message times change who
+    # Always told: a guardian added or a clinic's message times change who
     # gets what and when, even when the family's own picture stays the same.
-    sync_reminders(
-        fresh,
-        event=event,
+    events.procedure_changed.send(
+        sender=Procedure,
+        procedure=fresh,
+        reason=reason,
+        moved=change.moved,
         about=min(change.before.first_moment, change.after.first_moment),
-        audience_changed=reason == Reason.GUARDIANS,
         now=now,
     )
     logger.info(
@@ -355,9 +329,16 @@ def schedule_procedure(
         fasting_minimum_hours=fasting_minimum_hours,
         created_by=scheduled_by,
     )
-    sync_reminders(procedure, event=Kind.CONFIRMATION)
+    booked(procedure)
     logger.info("procedure scheduled", extra={"procedure_id": procedure.pk, "by": scheduled_by.pk})
     return procedure
+
+
+def booked(procedure: Procedure) -> None:
+    """A new procedure row was saved: the family is told and its reminders are planned."""
+    events.procedure_changed.send(
+        sender=Procedure, procedure=procedure, reason=Reason.BOOKED, moved=True, about=None, now=None
+    )
 
 
 _TIME_FIELDS = ("scheduled_start", "arrival_at")
@@ -481,11 +462,9 @@ class ChangePreview:
 
 
 def preview_change(
-    procedure: Procedure, *, now: datetime, notice: Kind = Kind.CHANGED, **changes: Any
+    procedure: Procedure, *, now: datetime, reason: Reason = Reason.EDITED, **changes: Any
 ) -> ChangePreview:
     """The change applied in memory only; nothing is saved."""
-    from reminders.messages import compose  # the words live with the messages
-
     moved = copy.copy(procedure)
     for field, value in changes.items():
         setattr(moved, field, value)
@@ -501,8 +480,9 @@ def preview_change(
         elif cutoff.at > now and was is not None and was <= now:
             reopened.append(line)
     guardians = list(Guardian.objects.filter(patients=procedure.patient).select_related("user"))
-    message = compose(kind=notice, channel="sms", procedure=moved, guardian=None, now=now)
-    return ChangePreview(notice=message.body, newly_passed=newly_passed, reopened=reopened, guardians=guardians)
+    # The words live with the messages: delivery answers with the notice's text.
+    texts = [text for _, text in events.notice_preview.send(sender=Procedure, procedure=moved, reason=reason, now=now)]
+    return ChangePreview(notice="".join(texts), newly_passed=newly_passed, reopened=reopened, guardians=guardians)
 
 
 def preview_running_late(
@@ -511,7 +491,7 @@ def preview_running_late(
     shift = running_late_shift(procedure, minutes=minutes, new_start=new_start, now=now)
     return preview_change(
         procedure,
-        notice=Kind.DELAYED,
+        reason=Reason.RUNNING_LATE,
         now=now,
         scheduled_start=procedure.scheduled_start + shift,
         arrival_at=procedure.arrival_at + shift,

@@ -8,9 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Language, User
+from portal.phones import display as phone_display
+from portal.phones import normalize_mobile
 from procedures.models import ConsentVia, Guardian
-from procedures.phones import display as phone_display
-from procedures.phones import normalize_mobile
 
 from .models import Channel, Kind, Status
 

@@ -21,10 +21,10 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from portal.models import Invitation, ResetCode, User
+from portal.phones import display as phone_display
 from procedures import fasting_display
 from procedures.fasting import Item
 from procedures.models import Guardian
-from procedures.phones import display as phone_display
 
 from .channels import Message
 from .models import ACCOUNT_KINDS, Channel, Kind, Reminder

@@ -56,7 +56,6 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = (Status.SCHEDULED, Status.QUEUED)
-FINAL_STATUSES = (Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.EXPIRED)
 # What a nurse must look at: not sent, too late, or no one knows.
 PROBLEM_STATUSES = (Status.FAILED, Status.EXPIRED, Status.UNKNOWN)
 
@@ -115,13 +114,13 @@ class Reminder(models.Model):
         verbose_name_plural = _("reminders")
         indexes = [
             # Used by the dispatcher (reminders.dispatch.claim_due): scheduled rows by due time.
-            models.Index(fields=["due_at"], name="reminder_due_scheduled", condition=Q(status="scheduled")),
+            models.Index(fields=["due_at"], name="reminder_due_scheduled", condition=Q(status=Status.SCHEDULED)),
             # Used by the sweeper (reminders.dispatch.sweep): rows a worker may have dropped.
             models.Index(
                 fields=["updated_at"], name="reminder_in_flight", condition=Q(status__in=["queued", "sending"])
             ),
             # Used by reminders.dispatch.reconcile: hand-overs whose outcome is not known yet.
-            models.Index(fields=["updated_at"], name="reminder_unknown", condition=Q(status="unknown")),
+            models.Index(fields=["updated_at"], name="reminder_unknown", condition=Q(status=Status.UNKNOWN)),
         ]
         constraints = [
             # Planning twice (two quick edits, a retried request) cannot create a second copy.

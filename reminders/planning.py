@@ -36,9 +36,7 @@ class Planned:
 
 def local_at(day: dt.date, clock: dt.time, location: Location) -> dt.datetime:
     """A wall-clock time at the clinic; a time skipped by DST moves to just after the jump."""
-    naive = dt.datetime.combine(day, clock)
-    aware = naive.replace(tzinfo=location.tz)
-    return aware.astimezone(dt.UTC).astimezone(location.tz)
+    return location.at(day, clock)
 
 
 def after_quiet_hours(moment: dt.datetime, location: Location) -> dt.datetime:
@@ -168,7 +166,7 @@ def sync_reminders(
     stale = [r for r in rows if r.status in OPEN_STATUSES and r.procedure_version != current]
     # A date change whose notice was still waiting must not be lost under a "running late" one.
     unsent_changes = {(r.guardian_id, r.channel) for r in stale if r.kind == Kind.CHANGED}
-    Reminder.objects.filter(pk__in=[r.pk for r in stale], status__in=OPEN_STATUSES).update(
+    Reminder.objects.filter(pk__in=[r.pk for r in stale]).open().update(
         status=Status.CANCELLED, last_error="Replaced: the appointment changed.", updated_at=now
     )
     handed_over = {
@@ -236,16 +234,14 @@ def sync_reminders(
                     )
     Reminder.objects.bulk_create(new, ignore_conflicts=True)
     # Planned kinds no longer wanted: past their use, or carried by a notice going now.
-    for reminder in Reminder.objects.filter(procedure=procedure, status__in=OPEN_STATUSES):
+    for reminder in Reminder.objects.filter(procedure=procedure).open():
         if (reminder.guardian_id, reminder.channel) not in allowed:
             error = "The guardian turned this channel off."
         elif reminder.kind not in NOTICES and (reminder.guardian_id, reminder.channel, reminder.kind) not in keep:
             error = "Not needed any more: the family has these times already."
         else:
             continue
-        Reminder.objects.filter(pk=reminder.pk, status__in=OPEN_STATUSES).update(
-            status=Status.CANCELLED, last_error=error, updated_at=now
-        )
+        Reminder.objects.filter(pk=reminder.pk).open().update(status=Status.CANCELLED, last_error=error, updated_at=now)
 
 
 def sync_for_guardian(guardian: Guardian) -> None:

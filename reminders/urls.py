@@ -12,7 +12,15 @@ webhook_patterns = (
     "reminders",
 )
 
-staff_patterns = [
+# Mounted by the project's URLconf into the nurse and family namespaces, next to procedures' pages.
+nurse_patterns = [
     path("outbox/", views.outbox, name="outbox"),
     path("reminders/<id:pk>/resend/", views.resend, name="reminder_resend"),
+    path("guardians/<id:pk>/", views.guardian_detail, name="guardian_detail"),
+    path("guardians/<id:pk>/text-consent/", views.guardian_sms_consent, name="guardian_sms_consent"),
+]
+
+family_patterns = [
+    path("preferences/", views.preferences, name="preferences"),
+    path("text-reminders/", views.text_question, name="text_question"),
 ]

@@ -2,27 +2,27 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.access import care_team_required, guardian_required
+from portal.audit import audited
 from portal.forms import posted
-from portal.models import Role, User
-from procedures.models import ConsentVia, Guardian, Procedure
-from procedures.views import care_team_required, guardian_required
+from portal.models import Role
+from procedures.models import ConsentVia, Guardian, Patient, Procedure
 
-from . import consent
-from .forms import SMS_CONSENT_TEXT, OutboxFilterForm, PreferencesForm, TextQuestionForm
-from .models import Kind, OutboxMessage, Reminder, Status
-from .planning import channels_for, queue_email, sync_for_guardian
+from . import consent, services
+from .forms import SMS_CONSENT_TEXT, OutboxFilterForm, PreferencesForm, RecordConsentForm, TextQuestionForm
+from .models import OutboxMessage, Reminder
 
 PAGE_SIZE = 50
 
 
+@audited()
 @care_team_required
 def outbox(request: HttpRequest) -> HttpResponse:
     """Every message that would have gone out, newest first (nurses: their clinics')."""
@@ -41,6 +41,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
     return render(request, "reminders/outbox.html", {"page": page, "form": form, "query": query.urlencode()})
 
 
+@audited(Reminder, patient="procedure__patient_id")
 @care_team_required
 @require_POST
 def resend(request: HttpRequest, pk: int) -> HttpResponse:
@@ -50,33 +51,13 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    procedure = reminder.procedure
-    now = timezone.now()
-    if reminder.status in (Status.SCHEDULED, Status.QUEUED, Status.SENDING):
-        messages.info(request, _("This reminder is already on its way."))
-    elif reminder.status == Status.UNKNOWN and reminder.checked_at is None:
-        messages.info(
-            request, _("We are still asking the provider whether this one arrived. Please look again in a few minutes.")
-        )
-    elif reminder.procedure_version != procedure.version:
-        messages.error(request, _("This reminder was for times that have changed, so it was not sent again."))
-    elif reminder.valid_until <= now:
-        messages.error(request, _("This reminder is no longer useful (its time has passed), so it was not sent."))
-    elif reminder.channel not in channels_for(reminder.guardian):
-        messages.error(request, _("This guardian cannot be reached on this channel (opted out or no address)."))
+    try:
+        services.resend(reminder)
+    except services.CannotResend as refusal:
+        messages.error(request, str(refusal))
     else:
-        Reminder.objects.create(
-            procedure=procedure,
-            guardian=reminder.guardian,
-            channel=reminder.channel,
-            kind=reminder.kind,
-            due_at=now,
-            valid_until=reminder.valid_until,
-            procedure_version=procedure.version,
-            resend_of=reminder,
-        )
         messages.success(request, _("The reminder will be sent again in the next minute."))
-    return redirect("nurse:procedure_detail", pk=procedure.pk)
+    return redirect("nurse:procedure_detail", pk=reminder.procedure_id)
 
 
 @guardian_required
@@ -85,12 +66,13 @@ def preferences(request: HttpRequest) -> HttpResponse:
     guardian = get_object_or_404(Guardian.objects.select_related("user"), user=request.user)
     form = PreferencesForm(posted(request), guardian=guardian, initial=PreferencesForm.initial_for(guardian))
     if request.method == "POST" and form.is_valid():
-        save_preferences(guardian=guardian, data=form.cleaned_data, consent_text=str(SMS_CONSENT_TEXT))
+        services.save_preferences(guardian=guardian, data=form.cleaned_data, consent_text=str(SMS_CONSENT_TEXT))
         messages.success(request, _("Your choices are saved."))
         return redirect("family:preferences")
     return render(request, "reminders/preferences.html", {"form": form, "guardian": guardian})
 
 
+@audited()
 @guardian_required
 @require_http_methods(["GET", "POST"])
 def text_question(request: HttpRequest) -> HttpResponse:
@@ -113,33 +95,52 @@ def text_question(request: HttpRequest) -> HttpResponse:
     return render(request, "reminders/text_question.html", context)
 
 
-@transaction.atomic
-def save_preferences(*, guardian: Guardian, data: dict, consent_text: str) -> None:
-    now = timezone.now()
-    number_changed = data["mobile_number"] != guardian.mobile_number
-    old_email = guardian.user.email
-    if number_changed or data["email"] != old_email:
-        # Tell the address on file, so a taken-over account does not go unnoticed.
-        notify_contact_change(guardian.user, old_email)
-    guardian.email_enabled = data["email_enabled"]
-    guardian.sms_enabled = data["sms_enabled"]
-    guardian.mobile_number = data["mobile_number"]
-    if number_changed:
-        guardian.sms_consent_at = None
-        guardian.sms_consent_text = ""
-        guardian.sms_consent_via = ""
-        guardian.sms_asked_at = None  # a new number is asked about again
-    if data["sms_enabled"] and data.get("sms_consent") and guardian.sms_consent_at is None:
-        guardian.sms_consent_at = now
-        guardian.sms_consent_text = consent_text
-        guardian.sms_consent_by = guardian.user
-        guardian.sms_consent_via = ConsentVia.PORTAL
-    guardian.save()
-    User.objects.filter(pk=guardian.user_id).update(language=data["language"], email=data["email"])
-    guardian.user.language = data["language"]
-    guardian.user.email = data["email"]
-    sync_for_guardian(guardian)
+# --- A guardian: how we reach them, and their consent to texts ---------------------
 
 
-def notify_contact_change(user: User, old_email: str) -> None:
-    queue_email(Kind.CONTACT_CHANGED, guardian=user.guardian, address=old_email)
+def _nurse_guardian(request: HttpRequest, pk: int) -> Guardian:
+    return get_object_or_404(
+        Guardian.objects.visible_to(request.user)
+        .select_related("user", "sms_consent_by")
+        .prefetch_related(Prefetch("patients", queryset=Patient.objects.visible_to(request.user))),
+        pk=pk,
+    )
+
+
+def _guardian_page(request: HttpRequest, guardian: Guardian, consent_form: RecordConsentForm) -> HttpResponse:
+    invitation = guardian.user.invitations.order_by("-created_at").first()
+    context = {
+        "guardian": guardian,
+        "invitation": invitation,
+        "now": timezone.now(),
+        "consent_form": consent_form if consent.nurse_can_record(guardian) else None,
+        "consent_words": consent.words(guardian.user.language),
+    }
+    return render(request, "reminders/nurse/guardian_detail.html", context)
+
+
+@audited(Guardian, patient="")
+@care_team_required
+def guardian_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _guardian_page(request, _nurse_guardian(request, pk), RecordConsentForm())
+
+
+@audited(Guardian, patient="")
+@care_team_required
+@require_POST
+def guardian_sms_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    guardian = _nurse_guardian(request, pk)
+    form = RecordConsentForm(request.POST)
+    if not consent.nurse_can_record(guardian):
+        messages.error(request, _("Texts cannot be turned on here: there is no mobile number, or they replied STOP."))
+        return redirect("nurse:guardian_detail", pk=guardian.pk)
+    if not form.is_valid():
+        return _guardian_page(request, guardian, form)
+    consent.record(
+        guardian=guardian,
+        by=request.user,
+        via=form.cleaned_data["via"],
+        text=consent.words(guardian.user.language),
+    )
+    messages.success(request, _("Consent saved. Text reminders are on for this guardian."))
+    return redirect("nurse:guardian_detail", pk=guardian.pk)

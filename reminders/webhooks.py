@@ -19,9 +19,9 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from portal.phones import display as phone_display
 from portal.ratelimit import throttled
 from procedures.models import Guardian, Location
-from procedures.phones import display as phone_display
 
 from .models import EarlyStatus, Reminder, Status, WebhookEvent
 from .planning import sync_for_guardian

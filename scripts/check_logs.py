@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def forbidden() -> set[str]:
-    from procedures.management.commands.load_demo_data import CHILDREN
+    from reminders.management.commands.load_demo_data import CHILDREN
 
     words: set[str] = set()
     for mrn, _first, last, born, *_rest in CHILDREN:

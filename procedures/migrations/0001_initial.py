@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import procedures.models
-import procedures.phones
+import portal.phones
 from django.conf import settings
 from django.db import migrations, models
 
@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=120, verbose_name='name')),
                 ('address', models.CharField(blank=True, max_length=255, verbose_name='address')),
-                ('phone', models.CharField(max_length=20, validators=[procedures.phones.validate_phone], verbose_name='phone to call')),
+                ('phone', models.CharField(max_length=20, validators=[portal.phones.validate_phone], verbose_name='phone to call')),
                 ('timezone', models.CharField(default='America/Chicago', max_length=64, validators=[procedures.models.validate_time_zone], verbose_name='time zone')),
                 ('nurses', models.ManyToManyField(blank=True, limit_choices_to={'role': 'nurse'}, related_name='locations', to=settings.AUTH_USER_MODEL, verbose_name='nurses')),
             ],

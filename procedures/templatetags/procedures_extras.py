@@ -5,8 +5,9 @@ from datetime import datetime
 from django import template
 from django.utils.safestring import SafeString
 
-from procedures import fasting_display, markup, phones
-from procedures.models import EducationPage, Location
+from portal import phones
+from procedures import fasting_display, markup, readiness
+from procedures.models import EducationPage, Location, Procedure
 
 register = template.Library()
 
@@ -36,6 +37,12 @@ def family_markup(value: str) -> SafeString:
 def clinic_time(value: datetime | None, location: Location) -> datetime | None:
     """A stored UTC time on the clinic's wall clock."""
     return location.localize(value) if value else None
+
+
+@register.filter
+def checklist(procedure: Procedure) -> readiness.Checklist:
+    """The readiness checklist of a procedure from a list annotated by readiness.with_readiness."""
+    return readiness.checklist_of(procedure)
 
 
 @register.filter

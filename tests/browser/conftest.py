@@ -77,7 +77,7 @@ DEMO_PASSWORD = "marrow-demo-2026"
 
 def log_in_demo(page, base: str, email: str) -> None:
     """Log a demo account in; demo staff pass two-step login with the README's first backup code."""
-    from procedures.management.commands.load_demo_data import DEMO_BACKUP_CODES
+    from reminders.management.commands.load_demo_data import DEMO_BACKUP_CODES
 
     page.goto(base + "/accounts/login/")
     page.locator("#id_username").fill(email)

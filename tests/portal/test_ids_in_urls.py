@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
-from django.urls import ResolverMatch, reverse
+from django.urls import ResolverMatch, resolve, reverse
 
 from portal import audit
 from portal.models import AuditEvent
@@ -39,7 +39,8 @@ def test_the_largest_bigint_is_still_an_ordinary_missing_row(client, nurse):
 def test_the_audit_log_never_fails_a_request_over_an_id_it_cannot_store(nurse):
     request = RequestFactory().get("/nurse/procedures/x/")
     request.user = nurse
-    request.resolver_match = ResolverMatch(lambda r: None, (), {"pk": 2**64}, url_name="procedure_detail",
+    view = resolve(reverse("nurse:procedure_detail", args=[1])).func  # the real view: it declares what it shows
+    request.resolver_match = ResolverMatch(view, (), {"pk": 2**64}, url_name="procedure_detail",
                                            namespaces=["nurse"])  # fmt: skip
     audit.record(request, HttpResponse(status=404))
     assert AuditEvent.objects.get(route="nurse:procedure_detail").object_id is None

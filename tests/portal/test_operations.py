@@ -17,8 +17,8 @@ from portal.celery import app
 from portal.logging import JsonFormatter
 from portal.models import Heartbeat, User
 from portal.tasks import record_heartbeat
-from procedures.management.commands.load_demo_data import DEMO_BACKUP_CODES
 from procedures.models import Procedure, Sedation
+from reminders.management.commands.load_demo_data import DEMO_BACKUP_CODES
 from reminders.models import Reminder
 from tests.conftest import log_in, need
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from procedures.management.commands.load_demo_data import DEMO_BACKUP_CODES
+from reminders.management.commands.load_demo_data import DEMO_BACKUP_CODES
 from tests.conftest import log_in
 from tests.factories import PASSWORD
 

@@ -183,7 +183,7 @@ def test_nurse_sees_each_procedures_readiness(client, nurse, guardian, booked):
     client.force_login(nurse)
     row = client.get(reverse("nurse:procedure_list")).context["page"][0]
     assert (row.pages_read, row.pages_total) == (1, 9)
-    assert row.fasting_acknowledged and not row.questions_ready and not row.contact_confirmed
+    assert row.fasting_acknowledged and row.questions_prepared == 0 and not row.contact_confirmed
 
 
 def test_nurse_list_readiness_costs_no_extra_queries_per_row(client, nurse, guardian, location):

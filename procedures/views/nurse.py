@@ -1,14 +1,14 @@
+"""The nurse's pages: lists, a child, a procedure and its changes, the dashboard."""
+
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from crispy_forms.layout import Hidden
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
@@ -17,110 +17,35 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.access import care_team_required
+from portal.audit import audited
 from portal.converters import MAX_ID
 from portal.forms import posted
 from portal.models import AuditEvent, User
-from reminders import consent as sms_consent
-from reminders.forms import RecordConsentForm
 
-from . import aftercare, calendar, fasting_display, readiness, services
-from . import dashboard as dashboard_queries
-from .forms import (
+from .. import aftercare, events, readiness, services
+from .. import dashboard as dashboard_queries
+from ..forms import (
     CancelForm,
-    CheckInForm,
     DoneForm,
     GuardianForm,
     PatientForm,
     ProcedureFilterForm,
     ProcedureForm,
-    QuestionsForm,
     RunningLateForm,
 )
-from .models import (
-    EducationPage,
-    FastingPolicy,
+from ..models import (
     Guardian,
     Location,
-    PageView,
     Patient,
-    PreparedQuestion,
     Procedure,
-    ProcedureStatus,
     SymptomReport,
 )
+from ..selectors import fasting_context, procedures_for
 
 PAGE_SIZE = 25
-
-# The walk-through's pictures, told for a child of about 5 to 12 (reading grade 3 at most).
-FOR_CHILDREN_STEPS = (
-    (
-        "img/steps/step-1-numbing.svg",
-        gettext_lazy("A hand puts cream on a back."),
-        gettext_lazy("A nurse puts cream or a tiny shot on your back. Your skin goes numb. Then it can not feel much."),
-    ),
-    (
-        "img/steps/step-2-lying.svg",
-        gettext_lazy("A kid lies on a bed with a pillow."),
-        gettext_lazy("You lie on your side on a bed. You can hold a pillow."),
-    ),
-    (
-        "img/steps/step-3-finding.svg",
-        gettext_lazy("Two fingers press on a hip bone."),
-        gettext_lazy("The doctor feels your back. They look for the right spot on your hip bone."),
-    ),
-    (
-        "img/steps/step-4-cleaning.svg",
-        gettext_lazy("A sponge cleans a spot of skin."),
-        gettext_lazy("They wash the spot. It feels cold!"),
-    ),
-    (
-        "img/steps/step-5-needle.svg",
-        gettext_lazy("A needle near the hip bone."),
-        gettext_lazy("The doctor puts in a needle. If you are awake, you will feel a big push."),
-    ),
-    (
-        "img/steps/step-6-drawing.svg",
-        gettext_lazy("A tube fills with red stuff."),
-        gettext_lazy(
-            "The doctor takes a little marrow. It looks like blood. It may hurt for a short time. Then it stops."
-        ),
-    ),
-    (
-        "img/steps/step-7-more.svg",
-        gettext_lazy("Two small tubes side by side."),
-        gettext_lazy("Sometimes they need a bit more. That is OK. Your body makes new marrow fast."),
-    ),
-    (
-        "img/steps/step-8-bandage.svg",
-        gettext_lazy("A bandage on a back, and a happy kid."),
-        gettext_lazy("All done! You get a bandage. It all takes about half an hour."),
-    ),
-)
-
-View = Callable[..., HttpResponse]
-
-
-def _only(allowed: Callable[[Any], bool]) -> Callable[[View], View]:
-    """Pages for one side of the portal. Anyone else gets the same 404 as for a missing page."""
-
-    def decorator(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not allowed(request.user):
-                raise Http404
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-care_team_required = _only(lambda user: user.is_care_team)
-guardian_required = _only(lambda user: user.is_guardian)
 
 
 def _form_page(
@@ -152,10 +77,6 @@ def _needs_a_look(request: HttpRequest, preview: Callable[[], services.ChangePre
     return shown if shown.needs_confirmation else None
 
 
-def _procedures_for(user: Any) -> Any:
-    return Procedure.objects.visible_to(user).select_related("patient", "location")
-
-
 # --- Nurse side -----------------------------------------------------------------
 
 
@@ -177,6 +98,7 @@ def _printable(term: str) -> str:
     return "".join(kept).strip()[:100]
 
 
+@audited()
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_list(request: HttpRequest) -> HttpResponse:
@@ -185,7 +107,7 @@ def procedure_list(request: HttpRequest) -> HttpResponse:
         keep = {key: request.POST.get(key, "") for key in ("day", "location") if request.POST.get(key)}
         return redirect(reverse("nurse:procedure_list") + ("?" + urlencode(keep) if keep else ""))
     form = ProcedureFilterForm({**request.GET.dict(), "q": term}, user=request.user)
-    procedures = readiness.with_readiness(_procedures_for(request.user).upcoming())
+    procedures = readiness.with_readiness(procedures_for(request.user).upcoming())
     if form.is_valid():
         data = form.cleaned_data
         if data["location"]:
@@ -213,12 +135,13 @@ def _on_local_day(procedures: Any, day: dt.date, location: Location | None) -> A
     locations = [location] if location else Location.objects.filter(pk__in=procedures.values("location"))
     condition = Q(pk__in=[])
     for loc in locations:
-        start = dt.datetime.combine(day, dt.time.min, tzinfo=loc.tz)
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=loc.tz)
+        start = loc.day_start(day)
+        end = loc.day_start(day + dt.timedelta(days=1))
         condition |= Q(location=loc, scheduled_start__gte=start, scheduled_start__lt=end)
     return procedures.filter(condition)
 
 
+@audited()
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def patient_list(request: HttpRequest) -> HttpResponse:
@@ -232,6 +155,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     return render(request, "procedures/nurse/patient_list.html", {"page": page, "q": term, "query": ""})
 
 
+@audited()
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def patient_create(request: HttpRequest) -> HttpResponse:
@@ -243,6 +167,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     return _form_page(request, form, _("Add a child"))
 
 
+@audited(Patient)
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -256,6 +181,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, form, _("Edit child"), patient=patient)
 
 
+@audited(Patient)
 @care_team_required
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(
@@ -270,6 +196,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "procedures/nurse/patient_detail.html", {"patient": patient})
 
 
+@audited(Patient)
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def guardian_add(request: HttpRequest, pk: int) -> HttpResponse:
@@ -292,52 +219,7 @@ def guardian_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, form, _("Add a parent or guardian"), patient=patient)
 
 
-def _nurse_guardian(request: HttpRequest, pk: int) -> Guardian:
-    return get_object_or_404(
-        Guardian.objects.visible_to(request.user)
-        .select_related("user", "sms_consent_by")
-        .prefetch_related(Prefetch("patients", queryset=Patient.objects.visible_to(request.user))),
-        pk=pk,
-    )
-
-
-def _guardian_page(request: HttpRequest, guardian: Guardian, consent_form: RecordConsentForm) -> HttpResponse:
-    invitation = guardian.user.invitations.order_by("-created_at").first()
-    context = {
-        "guardian": guardian,
-        "invitation": invitation,
-        "now": timezone.now(),
-        "consent_form": consent_form if sms_consent.nurse_can_record(guardian) else None,
-        "consent_words": sms_consent.words(guardian.user.language),
-    }
-    return render(request, "procedures/nurse/guardian_detail.html", context)
-
-
-@care_team_required
-def guardian_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _guardian_page(request, _nurse_guardian(request, pk), RecordConsentForm())
-
-
-@care_team_required
-@require_POST
-def guardian_sms_consent(request: HttpRequest, pk: int) -> HttpResponse:
-    guardian = _nurse_guardian(request, pk)
-    form = RecordConsentForm(request.POST)
-    if not sms_consent.nurse_can_record(guardian):
-        messages.error(request, _("Texts cannot be turned on here: there is no mobile number, or they replied STOP."))
-        return redirect("nurse:guardian_detail", pk=guardian.pk)
-    if not form.is_valid():
-        return _guardian_page(request, guardian, form)
-    sms_consent.record(
-        guardian=guardian,
-        by=request.user,
-        via=form.cleaned_data["via"],
-        text=sms_consent.words(guardian.user.language),
-    )
-    messages.success(request, _("Consent saved. Text reminders are on for this guardian."))
-    return redirect("nurse:guardian_detail", pk=guardian.pk)
-
-
+@audited(Guardian, patient="")
 @care_team_required
 @require_POST
 def guardian_resend_invitation(request: HttpRequest, pk: int) -> HttpResponse:
@@ -350,6 +232,7 @@ def guardian_resend_invitation(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("nurse:guardian_detail", pk=guardian.pk)
 
 
+@audited(Patient)
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_create(request: HttpRequest, pk: int) -> HttpResponse:
@@ -364,16 +247,16 @@ def procedure_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _nurse_procedure(request: HttpRequest, pk: int) -> Procedure:
-    return get_object_or_404(_procedures_for(request.user), pk=pk)
+    return get_object_or_404(procedures_for(request.user), pk=pk)
 
 
+@audited(Procedure, patient="patient_id")
 @care_team_required
 def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
     procedure = _nurse_procedure(request, pk)
     guardians = list(Guardian.objects.filter(patients=procedure.patient).select_related("user"))
     for guardian in guardians:
         guardian.checklist = readiness.checklist(procedure=procedure, user=guardian.user)
-    reminders = procedure.reminders.select_related("guardian__user").order_by("due_at", "pk")
     reports = procedure.symptom_reports.select_related("user", "acknowledged_by")
     return render(
         request,
@@ -381,13 +264,14 @@ def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "procedure": procedure,
             "guardians": guardians,
-            "reminders": reminders,
+            "sections": events.sections("procedure", procedure=procedure, now=timezone.now()),
             "reports": reports,
-            **_fasting_context(procedure),
+            **fasting_context(procedure),
         },
     )
 
 
+@audited(Procedure, patient="patient_id")
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -427,6 +311,7 @@ def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@audited(Procedure, patient="patient_id")
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_cancel(request: HttpRequest, pk: int) -> HttpResponse:
@@ -442,243 +327,10 @@ def procedure_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, form, _("Cancel procedure"), patient=procedure.patient, procedure=procedure)
 
 
-# --- Family side ----------------------------------------------------------------
-
-
-@guardian_required
-def family_dashboard(request: HttpRequest) -> HttpResponse:
-    procedures = list(
-        readiness.with_user_readiness(
-            _procedures_for(request.user).upcoming().order_by("scheduled_start"), request.user
-        )
-    )
-    policy = FastingPolicy.current()
-    now = timezone.now()
-    for procedure in procedures:
-        fasting = _fasting_context(procedure, now=now, policy=policy)
-        procedure.plan = fasting["plan"]
-        procedure.cutoff_lines = fasting["cutoffs"]
-        procedure.next_step = fasting["next_step"]
-    pages = readiness.education_pages()
-    children = Patient.objects.visible_to(request.user).order_by("first_name")
-    recent = _procedures_for(request.user).filter(
-        status=ProcedureStatus.COMPLETED, ended_at__gte=timezone.now() - dt.timedelta(days=3)
-    )
-    return render(
-        request,
-        "procedures/family/dashboard.html",
-        {
-            "procedures": procedures,
-            "recent": recent,
-            "children": children,
-            "pages_total": pages.count(),
-            "pages_read": PageView.objects.filter(user=request.user, page__in=pages).count(),
-        },
-    )
-
-
-@guardian_required
-def family_procedure(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = get_object_or_404(_procedures_for(request.user), pk=pk)
-    return render(
-        request,
-        "procedures/family/procedure_detail.html",
-        {
-            "procedure": procedure,
-            "checklist": readiness.checklist(procedure=procedure, user=request.user),
-            **_fasting_context(procedure),
-        },
-    )
-
-
-@guardian_required
-def family_child(request: HttpRequest, pk: int) -> HttpResponse:
-    child = get_object_or_404(Patient.objects.visible_to(request.user), pk=pk)
-    procedures = child.procedures.select_related("location").order_by("-scheduled_start")
-    return render(request, "procedures/family/child.html", {"child": child, "procedures": procedures})
-
-
-# --- Family: the appointment, fasting plan and checklist ----------------------------
-
-
-def _family_procedure(request: HttpRequest, pk: int) -> Procedure:
-    return get_object_or_404(_procedures_for(request.user), pk=pk)
-
-
-def _fasting_context(
-    procedure: Procedure, *, now: dt.datetime | None = None, policy: FastingPolicy | None = None
-) -> dict[str, Any]:
-    """The plan as the family reads it now: passed cut-offs said plainly, and on the day, what comes next."""
-    now = now or timezone.now()
-    plan = procedure.fasting_plan(policy)
-    return {
-        "plan": plan,
-        "cutoffs": fasting_display.describe_plan(
-            plan, now=now, name=procedure.patient.first_name, phone=procedure.location.phone
-        ),
-        "next_cutoff": plan.next_cutoff(now),
-        "next_step": (
-            fasting_display.next_step(plan, now=now, arrival=procedure.local_arrival) if procedure.is_active else None
-        ),
-    }
-
-
-@guardian_required
-def family_fasting_card(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
-    return render(
-        request,
-        "procedures/family/fasting_card.html",
-        {"procedure": procedure, **_fasting_context(procedure)},
-    )
-
-
-@guardian_required
-@require_POST
-def family_acknowledge_fasting(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
-    try:
-        version = int(request.POST.get("version", ""))
-    except ValueError:
-        version = -1
-    if readiness.acknowledge_fasting(procedure=procedure, user=request.user, version=version):
-        messages.success(request, _("Thank you. You have confirmed the times to stop eating and drinking."))
-    else:
-        messages.warning(request, _("The times have changed since you opened this page. Please read the new times."))
-    return redirect(reverse("family:procedure", args=[procedure.pk]) + "#fasting")
-
-
-@guardian_required
-@require_POST
-def family_confirm_contact(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
-    number = request.user.guardian.mobile_number
-    if not number:
-        messages.error(request, _("We do not have a mobile number for you yet. Please call your care team."))
-    else:
-        readiness.confirm_contact(procedure=procedure, user=request.user, number=number)
-        messages.success(request, _("Thank you. Your phone number is confirmed."))
-    return redirect(reverse("family:procedure", args=[procedure.pk]) + "#checklist")
-
-
-@guardian_required
-@require_http_methods(["GET", "POST"])
-def family_questions(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
-    saved = PreparedQuestion.objects.filter(procedure=procedure, user=request.user)
-    form = QuestionsForm(posted(request), initial={"standard": [q.standard_key for q in saved if q.standard_key]})
-    if request.method == "POST" and form.is_valid():
-        readiness.save_questions(
-            procedure=procedure,
-            user=request.user,
-            standard=form.cleaned_data["standard"],
-            own=form.cleaned_data["own"],
-        )
-        messages.success(request, _("Your questions are saved."))
-        return redirect("family:questions", pk=procedure.pk)
-    return render(
-        request,
-        "procedures/family/questions.html",
-        {"procedure": procedure, "form": form, "questions": readiness.question_texts(saved)},
-    )
-
-
-@guardian_required
-@require_POST
-def family_question_delete(request: HttpRequest, pk: int, question_pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
-    question = get_object_or_404(PreparedQuestion, pk=question_pk, procedure=procedure, user=request.user)
-    question.delete()
-    messages.success(request, _("Question removed."))
-    return redirect("family:questions", pk=procedure.pk)
-
-
-@guardian_required
-def family_questions_print(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
-    saved = PreparedQuestion.objects.filter(procedure=procedure, user=request.user)
-    return render(
-        request,
-        "procedures/family/questions_print.html",
-        {"procedure": procedure, "questions": readiness.question_texts(saved)},
-    )
-
-
-@guardian_required
-def family_calendar(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
-    body = calendar.appointment_ics(procedure, request.build_absolute_uri(reverse("family:procedure", args=[pk])))
-    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="appointment-{procedure.pk}.ics"'
-    return response
-
-
-# --- Education ----------------------------------------------------------------------
-
-
-# The general pages are public: they hold no patient data, and a parent can open them
-# from a link without an account. A child's own times stay behind the log-in.
-
-
-def learn_index(request: HttpRequest) -> HttpResponse:
-    pages = list(readiness.education_pages())
-    read = readiness.pages_read(user=request.user, pages=pages)
-    return render(request, "procedures/learn/index.html", {"pages": pages, "read": read})
-
-
-def learn_for_children(request: HttpRequest) -> HttpResponse:
-    return render(request, "procedures/learn/for_children.html", {"steps": FOR_CHILDREN_STEPS})
-
-
-def _page_and_neighbours(slug: str) -> tuple[EducationPage, EducationPage | None, EducationPage | None]:
-    pages = list(readiness.education_pages().prefetch_related("steps"))
-    for index, page in enumerate(pages):
-        if page.slug == slug:
-            previous = pages[index - 1] if index > 0 else None
-            following = pages[index + 1] if index + 1 < len(pages) else None
-            return page, previous, following
-    raise Http404
-
-
-def learn_page(request: HttpRequest, slug: str) -> HttpResponse:
-    page, previous, following = _page_and_neighbours(slug)
-    steps = list(page.steps.all())
-    if steps:
-        return redirect("learn:step", slug=slug, number=1)
-    readiness.record_page_view(user=request.user, page=page)
-    return render(
-        request,
-        "procedures/learn/page.html",
-        {"page": page, "previous": previous, "next": following},
-    )
-
-
-def learn_step(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    page, previous, following = _page_and_neighbours(slug)
-    steps = list(page.steps.all())
-    if not 1 <= number <= len(steps):
-        raise Http404
-    if number == len(steps):
-        # Reaching the last step counts as reading the walk-through.
-        readiness.record_page_view(user=request.user, page=page)
-    return render(
-        request,
-        "procedures/learn/step.html",
-        {
-            "page": page,
-            "step": steps[number - 1],
-            "number": number,
-            "total": len(steps),
-            "percent": round(number * 100 / len(steps)),
-            "previous_page": previous,
-            "next_page": following,
-        },
-    )
-
-
 # --- The day itself and after it -------------------------------------------------------
 
 
+@audited(Procedure, patient="patient_id")
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_running_late(request: HttpRequest, pk: int) -> HttpResponse:
@@ -705,6 +357,7 @@ def procedure_running_late(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, form, _("Running late"), patient=procedure.patient, procedure=procedure, preview=preview)
 
 
+@audited(Procedure, patient="patient_id")
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_done(request: HttpRequest, pk: int) -> HttpResponse:
@@ -723,6 +376,7 @@ def procedure_done(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, form, _("Mark as done"), patient=procedure.patient, procedure=procedure)
 
 
+@audited()
 @care_team_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     locations = list(Location.objects.visible_to(request.user))
@@ -769,6 +423,7 @@ def _last_looked(request: HttpRequest, location: Location, now: dt.datetime) -> 
     return since
 
 
+@audited(SymptomReport, patient="procedure__patient_id")
 @care_team_required
 @require_POST
 def check_in_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
@@ -782,6 +437,7 @@ def check_in_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(reverse("nurse:dashboard") + f"?location={report.procedure.location_id}")
 
 
+@audited()
 @care_team_required
 @require_POST
 def check_ins_acknowledge(request: HttpRequest) -> HttpResponse:
@@ -802,24 +458,7 @@ def check_ins_acknowledge(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("nurse:dashboard") + f"?location={reports[0].procedure.location_id}")
 
 
-@guardian_required
-@require_http_methods(["GET", "POST"])
-def family_check_in(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
-    opened = procedure.status == "completed" or procedure.scheduled_start <= timezone.now()
-    if not opened or procedure.status == "cancelled":
-        return render(request, "procedures/family/check_in_closed.html", {"procedure": procedure})
-    form = CheckInForm(posted(request), pain_question=aftercare.pain_question(procedure))
-    if request.method == "POST" and form.is_valid():
-        hits = aftercare.record_check_in(procedure=procedure, user=request.user, report=form.save(commit=False))
-        return render(
-            request,
-            "procedures/family/check_in_result.html",
-            {"procedure": procedure, "hits": hits},
-        )
-    return render(request, "procedures/family/check_in.html", {"procedure": procedure, "form": form})
-
-
+@audited(Patient)
 @care_team_required
 def patient_access(request: HttpRequest, pk: int) -> HttpResponse:
     """Who looked at or changed this child's records, newest first."""

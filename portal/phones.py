@@ -23,10 +23,6 @@ def _parse(value: str) -> phonenumbers.PhoneNumber:
     return number
 
 
-def to_e164(value: str) -> str:
-    return phonenumbers.format_number(_parse(value), phonenumbers.PhoneNumberFormat.E164)
-
-
 def normalize_mobile(value: str) -> str:
     """Return the E.164 form of a number that can receive text messages."""
     number = _parse(value)
@@ -62,6 +58,6 @@ def display(value: str) -> str:
 def e164(value: str) -> str:
     """The number for a tel: link. A stored number that cannot be read is kept to its digits and +."""
     try:
-        return to_e164(value)
+        return phonenumbers.format_number(_parse(value), phonenumbers.PhoneNumberFormat.E164)
     except ValidationError:
         return "".join(ch for ch in value if ch.isdigit() or ch == "+")

@@ -1,4 +1,8 @@
-"""Demo clinic, staff, families and procedures for trying the portal locally."""
+"""Demo clinic, staff, families and procedures for trying the portal locally.
+
+Here, with delivery, because a demo needs every app: families are linked,
+texts agreed to and procedures booked through the same services a nurse uses.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.models import Role, User
 from portal.two_factor import issue_backup_codes
-from procedures.models import Feeding, Guardian, Location, Patient, Procedure, ProcedureKind, Sedation
-from reminders.forms import SMS_CONSENT_TEXT
-from reminders.models import Kind
-from reminders.planning import sync_reminders
+from procedures import services
+from procedures.models import ConsentVia, Feeding, Location, Patient, ProcedureKind, Sedation
+from reminders import consent
 
 DEMO_PASSWORD = "marrow-demo-2026"  # noqa: S105 - published demo login, refused outside DEBUG
 # Published two-step backup codes for the demo staff (each works once; running the command again renews them).
@@ -112,7 +115,7 @@ class Command(BaseCommand):
             },
         )
         users = {}
-        for email, name, role, language, mobile in PEOPLE:
+        for email, name, role, language, _mobile in PEOPLE:
             user = User.objects.filter(email=email).first()
             if user is None:
                 user = User.objects.create_user(
@@ -130,20 +133,8 @@ class Command(BaseCommand):
             if email in DEMO_BACKUP_CODES:
                 TOTPDevice.objects.get_or_create(user=user, name="Authenticator app", defaults={"confirmed": True})
                 issue_backup_codes(user, DEMO_BACKUP_CODES[email])
-            if role == Role.GUARDIAN:
-                Guardian.objects.get_or_create(
-                    user=user,
-                    defaults={
-                        "mobile_number": mobile,
-                        "relationship": "Parent",
-                        # The demo family has agreed to texts, so the outbox shows both channels.
-                        "sms_enabled": True,
-                        "sms_consent_at": timezone.now(),
-                        "sms_consent_text": str(SMS_CONSENT_TEXT),
-                        "sms_consent_by": user,
-                    },
-                )
-
+        nurse = users["nurse@example.org"]
+        mobile_of = {email: mobile for email, _, _, _, mobile in PEOPLE}
         today = timezone.localdate(timezone=location.tz)
         for mrn, first, last, born, feeding, guardian_email, days, start, arrival, kind, sedation in CHILDREN:
             patient, _ = Patient.objects.get_or_create(
@@ -157,26 +148,36 @@ class Command(BaseCommand):
                     "location": location,
                 },
             )
-            patient.guardians.add(users[guardian_email].guardian)
+            guardian_user = users[guardian_email]
+            if not patient.guardians.filter(user=guardian_user).exists():
+                services.add_guardian(
+                    patient=patient,
+                    full_name=guardian_user.full_name,
+                    email=guardian_user.email,
+                    mobile_number=mobile_of[guardian_email],
+                    relationship="Parent",
+                    language=guardian_user.language,
+                    added_by=nurse,
+                )
+                guardian = patient.guardians.get(user=guardian_user)
+                if guardian.sms_consent_at is None:
+                    # The demo family has agreed to texts, so the outbox shows both channels.
+                    consent.record(
+                        guardian=guardian,
+                        by=guardian_user,
+                        via=ConsentVia.PORTAL,
+                        text=consent.words(guardian_user.language),
+                    )
             day = today + dt.timedelta(days=days)
             times = {
-                "scheduled_start": dt.datetime.combine(day, start, tzinfo=location.tz),
-                "arrival_at": dt.datetime.combine(day, arrival, tzinfo=location.tz),
+                "scheduled_start": location.at(day, start),
+                "arrival_at": location.at(day, arrival),
             }
             procedure = patient.procedures.order_by("-scheduled_start").first()
-            if procedure is None:
-                procedure = Procedure.objects.create(
-                    patient=patient,
-                    location=location,
-                    kind=kind,
-                    sedation=sedation,
-                    created_by=users["nurse@example.org"],
-                    **times,
-                )
-                sync_reminders(procedure, event=Kind.CONFIRMATION)
-            elif procedure.scheduled_start < timezone.now():
+            if procedure is not None and procedure.is_active and procedure.scheduled_start < timezone.now():
                 # Keep the demo fresh: an appointment that has passed moves forward again.
-                Procedure.objects.filter(pk=procedure.pk).update(
-                    status="scheduled", version=procedure.version + 1, **times
+                services.update_procedure(procedure=procedure, changed_by=nurse, **times)
+            elif procedure is None or procedure.scheduled_start < timezone.now():
+                services.schedule_procedure(
+                    patient=patient, kind=kind, location=location, sedation=sedation, scheduled_by=nurse, **times
                 )
-                sync_reminders(procedure, event=Kind.CHANGED)

@@ -1,0 +1,36 @@
+"""Reads that more than one page makes: what a user may see, the fasting plan as a family reads it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from . import fasting_display
+from .models import (
+    FastingPolicy,
+    Procedure,
+)
+
+
+def procedures_for(user: Any) -> Any:
+    return Procedure.objects.visible_to(user).select_related("patient", "location")
+
+
+def fasting_context(
+    procedure: Procedure, *, now: dt.datetime | None = None, policy: FastingPolicy | None = None
+) -> dict[str, Any]:
+    """The plan as the family reads it now: passed cut-offs said plainly, and on the day, what comes next."""
+    now = now or timezone.now()
+    plan = procedure.fasting_plan(policy)
+    return {
+        "plan": plan,
+        "cutoffs": fasting_display.describe_plan(
+            plan, now=now, name=procedure.patient.first_name, phone=procedure.location.phone
+        ),
+        "next_cutoff": plan.next_cutoff(now),
+        "next_step": (
+            fasting_display.next_step(plan, now=now, arrival=procedure.local_arrival) if procedure.is_active else None
+        ),
+    }
