@@ -17,7 +17,7 @@ from portal.audit import audited
 from portal.forms import posted
 
 from .. import aftercare, calendar, readiness
-from ..forms import (
+from ..forms.family import (
     CheckInForm,
     QuestionsForm,
 )

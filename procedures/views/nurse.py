@@ -27,7 +27,7 @@ from portal.models import AuditEvent, User
 
 from .. import aftercare, events, readiness, services
 from .. import dashboard as dashboard_queries
-from ..forms import (
+from ..forms.nurse import (
     CancelForm,
     DoneForm,
     GuardianForm,

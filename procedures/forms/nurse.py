@@ -1,11 +1,12 @@
+"""The care team's forms: a child, a guardian, booking and changing a procedure, the list's filters."""
+
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Column, Layout, Row, Submit
+from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,19 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from portal.models import Language, User
 from portal.phones import normalize_mobile
 
-from . import services
-from .aftercare import PainQuestion
-from .models import Location, NonexistentTime, Patient, ProcedureKind, Sedation, SymptomReport
-from .readiness import STANDARD_QUESTIONS
+from .. import services
+from ..models import Location, NonexistentTime, Patient, ProcedureKind, Sedation
+from . import helper_with
 
 # Where a rule of the service fails, the form shows it next to this field.
 _FIELD_FOR = {"scheduled_start": "date", "arrival_at": "arrival_time"}
-
-
-def _helper(submit_label: str) -> FormHelper:
-    helper = FormHelper()
-    helper.add_input(Submit("submit", submit_label))
-    return helper
 
 
 def combine_local(day: dt.date, clock: dt.time, location: Location) -> dt.datetime:
@@ -58,7 +52,7 @@ class PatientForm(forms.ModelForm):
         self.fields["location"].queryset = locations
         if len(locations) == 1:
             self.fields["location"].initial = locations[0]
-        self.helper = _helper(_("Save child"))
+        self.helper = helper_with(_("Save child"))
         self.helper.layout = Layout(
             Row(Column("first_name"), Column("last_name")),
             Row(Column("date_of_birth"), Column("mrn")),
@@ -102,7 +96,7 @@ class GuardianForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.helper = _helper(_("Add and send invitation"))
+        self.helper = helper_with(_("Add and send invitation"))
 
     def clean_full_name(self) -> str:
         name = " ".join(self.cleaned_data["full_name"].split())
@@ -147,7 +141,7 @@ class ProcedureForm(forms.Form):
         super().__init__(*args, **kwargs)
         locations = Location.objects.visible_to(user)
         self.fields["location"].queryset = locations
-        self.helper = _helper(submit_label)
+        self.helper = helper_with(submit_label)
         self.helper.layout = Layout(
             Row(Column("kind"), Column("sedation")),
             "location",
@@ -212,7 +206,7 @@ class CancelForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.helper = _helper(_("Cancel procedure"))
+        self.helper = helper_with(_("Cancel procedure"))
         self.helper.inputs[0].field_classes = "btn btn-danger"
 
 
@@ -230,26 +224,6 @@ class ProcedureFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["location"].queryset = Location.objects.visible_to(user)
-
-
-class QuestionsForm(forms.Form):
-    standard = forms.MultipleChoiceField(
-        label=_("Questions many families ask"),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        choices=[],
-    )
-    own = forms.CharField(
-        label=_("Add your own question"),
-        required=False,
-        max_length=300,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["standard"].choices = list(STANDARD_QUESTIONS.items())
-        self.helper = _helper(_("Save my questions"))
 
 
 class RunningLateForm(forms.Form):
@@ -270,7 +244,7 @@ class RunningLateForm(forms.Form):
         kwargs.setdefault("initial", {})["version"] = procedure.version
         super().__init__(*args, **kwargs)
         self.procedure = procedure
-        self.helper = _helper(_("Tell the family"))
+        self.helper = helper_with(_("Tell the family"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -301,7 +275,7 @@ class DoneForm(forms.Form):
     def __init__(self, *args: Any, procedure: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.procedure = procedure
-        self.helper = _helper(_("Mark as done"))
+        self.helper = helper_with(_("Mark as done"))
 
     def clean_ended_time(self) -> dt.datetime:
         clock = self.cleaned_data["ended_time"]
@@ -313,66 +287,3 @@ class DoneForm(forms.Form):
         except services.DayOfError as error:
             raise forms.ValidationError(str(error)) from error
         return ended
-
-
-# Plausible body temperatures; anything outside is almost surely a typing slip.
-TEMPERATURE_RANGE = {"C": (Decimal("34.0"), Decimal("43.0")), "F": (Decimal("93.0"), Decimal("109.5"))}
-
-
-class CheckInForm(forms.ModelForm):
-    class Meta:
-        model = SymptomReport
-        fields = [
-            "temperature",
-            "temperature_unit",
-            "chills",
-            "bleeding",
-            "redness",
-            "swelling",
-            "oozing",
-            "bad_smell",
-            "pain",
-            "notes",
-        ]
-        widgets = {
-            "temperature": forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
-            "temperature_unit": forms.RadioSelect,
-            "pain": forms.RadioSelect,
-            "notes": forms.Textarea(attrs={"rows": 3}),
-        }
-        labels = {"temperature": _("Temperature, if you took it")}
-
-    def __init__(self, *args: Any, pain_question: PainQuestion, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        pain = self.fields["pain"]
-        # Nothing ticked until the family ticks it; left blank it reads "not answered".
-        pain.label = pain_question.label
-        pain.choices = [(answer.value, answer.label) for answer in pain_question.answers]
-        pain.required = False
-        pain.error_messages["invalid_choice"] = _("Please choose one of the answers shown, or leave it blank.")
-        self.helper = _helper(_("Send"))
-        self.helper.layout = Layout(
-            Row(Column("temperature", css_class="col-7"), Column("temperature_unit", css_class="col-5")),
-            HTML('<p class="fw-semibold mb-1 mt-2">' + str(_("At the needle spot or in general, is there:")) + "</p>"),
-            "chills",
-            "bleeding",
-            "redness",
-            "swelling",
-            "oozing",
-            "bad_smell",
-            "pain",
-            "notes",
-        )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        temperature, unit = data.get("temperature"), data.get("temperature_unit")
-        if temperature is not None and unit in TEMPERATURE_RANGE:
-            low, high = TEMPERATURE_RANGE[unit]
-            if not low <= temperature <= high:
-                self.add_error(
-                    "temperature",
-                    _("Please check the number and the unit (°C or °F): %(value)s °%(unit)s is not a body temperature.")
-                    % {"value": temperature, "unit": unit},
-                )
-        return data
