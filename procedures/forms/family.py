@@ -39,21 +39,14 @@ class QuestionsForm(forms.Form):
 TEMPERATURE_RANGE = {"C": (Decimal("34.0"), Decimal("43.0")), "F": (Decimal("93.0"), Decimal("109.5"))}
 
 
+# What the family is asked about the needle spot and the child, in the order asked.
+SIGNS = ["chills", "bleeding", "redness", "swelling", "oozing", "bad_smell"]
+
+
 class CheckInForm(forms.ModelForm):
     class Meta:
         model = SymptomReport
-        fields = [
-            "temperature",
-            "temperature_unit",
-            "chills",
-            "bleeding",
-            "redness",
-            "swelling",
-            "oozing",
-            "bad_smell",
-            "pain",
-            "notes",
-        ]
+        fields = ["temperature", "temperature_unit", *SIGNS, "pain", "notes"]
         widgets = {
             "temperature": forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
             "temperature_unit": forms.RadioSelect,
@@ -74,12 +67,7 @@ class CheckInForm(forms.ModelForm):
         self.helper.layout = Layout(
             Row(Column("temperature", css_class="col-7"), Column("temperature_unit", css_class="col-5")),
             HTML('<p class="fw-semibold mb-1 mt-2">' + str(_("At the needle spot or in general, is there:")) + "</p>"),
-            "chills",
-            "bleeding",
-            "redness",
-            "swelling",
-            "oozing",
-            "bad_smell",
+            *SIGNS,
             "pain",
             "notes",
         )
