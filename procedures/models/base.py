@@ -37,7 +37,13 @@ def scoped(queryset: QuerySet[Any], user: User, *, nurse: Q, guardian: Q | None)
 
 
 class Bilingual:
-    """Pick the English or Spanish version of a field for the active language."""
+    """Pick the English or Spanish version of a field for the active language.
+
+    Our own, not django-modeltranslation or django-parler: two fixed languages as
+    plain `_en`/`_es` columns that the admin shows side by side and reviewers check
+    together; modeltranslation would add the same columns by patching models at
+    start-up, parler a join per read, and neither removes a rule we hold.
+    """
 
     def in_language(self, field: str) -> str:
         language = (get_language() or "en")[:2]
