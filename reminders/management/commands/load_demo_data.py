@@ -161,11 +161,11 @@ class Command(BaseCommand):
                 )
                 guardian = patient.guardians.get(user=guardian_user)
                 if guardian.sms_consent_at is None:
-                    # The demo family has agreed to texts, so the outbox shows both channels.
+                    # The demo family agreed to texts at the clinic, so the outbox shows both channels.
                     consent.record(
                         guardian=guardian,
-                        by=guardian_user,
-                        via=ConsentVia.PORTAL,
+                        by=nurse,
+                        via=ConsentVia.IN_PERSON,
                         text=consent.words(guardian_user.language),
                     )
             day = today + dt.timedelta(days=days)
