@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from .client import client_ip
 from .converters import MAX_ID
 from .models import AuditAction, AuditEvent
 
@@ -53,19 +52,6 @@ LIST_ROUTES = {
     "family:text_question",
     "nurse:check_ins_acknowledge",
 }
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: behind our proxy, the one it appended to X-Forwarded-For."""
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if settings.BEHIND_PROXY:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if forwarded:
-            candidate = forwarded[-1]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
 
 
 def _patient_of(kind: str, pk: int) -> int | None:

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from .audit import client_ip
+from .client import client_ip
 
 View = Callable[..., HttpResponse]
 
