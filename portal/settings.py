@@ -240,6 +240,8 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# A counter evicted between being created and counted lets that one request through, as a fresh count would.
+RATELIMIT_FAIL_OPEN = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # Sends wait in one queue per channel, each served by its own workers (docker-compose.yml).
 SEND_QUEUES = {channel: f"{CELERY_TASK_DEFAULT_QUEUE}-{channel}" for channel in ("sms", "email")}
