@@ -13,6 +13,8 @@ from portal.models import AuditAction, AuditEvent
 from portal.ratelimit import over_budget
 from tests.factories import PASSWORD
 
+pytestmark = pytest.mark.usefixtures("held_clock")
+
 T0 = dt.datetime(2026, 5, 1, 5, 0, 17, tzinfo=dt.UTC)
 
 
