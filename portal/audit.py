@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
 from .access import View
+from .client import client_ip
 from .converters import MAX_ID
 from .models import AuditAction, AuditEvent
 
@@ -47,19 +46,6 @@ def audited(model: type[Model] | None = None, *, patient: str = "pk") -> Callabl
         return view
 
     return decorator
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: behind our proxy, the one it appended to X-Forwarded-For."""
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if settings.BEHIND_PROXY:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if forwarded:
-            candidate = forwarded[-1]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
 
 
 def record(request: HttpRequest, response: HttpResponse) -> None:

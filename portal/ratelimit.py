@@ -1,24 +1,25 @@
-"""A small fixed-window rate limit per client address, kept in the cache (Redis in production)."""
+"""Fixed-window rate limits kept in the cache (Redis in production), counted by django-ratelimit.
+
+Per-address budgets are keyed by the one client-address rule (portal.client).
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django_ratelimit.core import get_usage, is_ratelimited
 
-from .audit import client_ip
+from .client import client_ip
 
 View = Callable[..., HttpResponse]
 
 
-def _key(name: str, request: HttpRequest) -> str:
-    window = int(time.time() // 60)
-    return f"ratelimit:{name}:{client_ip(request)}:{window}"
+def _address(group: str, request: HttpRequest) -> str:
+    return str(client_ip(request))
 
 
 def spent(name: str, request: HttpRequest, *, per_minute: int) -> HttpResponse | None:
@@ -26,21 +27,14 @@ def spent(name: str, request: HttpRequest, *, per_minute: int) -> HttpResponse |
 
     For budgets of failures (logins): look before trying, count with `throttled` only when it fails.
     """
-    return _too_many() if (cache.get(_key(name, request)) or 0) >= per_minute else None
-
-
-def _count(key: str, *, timeout: int) -> int:
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=timeout)
-        return 1
+    usage = get_usage(request, group=name, key=_address, rate=f"{per_minute}/m", increment=False)
+    return _too_many() if usage is not None and usage["count"] >= usage["limit"] else None
 
 
 def throttled(name: str, request: HttpRequest, *, per_minute: int) -> HttpResponse | None:
     """Count this request against its address's budget for `name`: a 429 once the budget is spent, else None."""
-    return None if _count(_key(name, request), timeout=120) <= per_minute else _too_many()
+    limited = is_ratelimited(request, group=name, key=_address, rate=f"{per_minute}/m", increment=True)
+    return _too_many() if limited else None
 
 
 def over_budget(name: str, subject: object, *, per_hour: int) -> bool:
@@ -48,8 +42,10 @@ def over_budget(name: str, subject: object, *, per_hour: int) -> bool:
 
     For limits that must not show in the answer: the caller quietly does nothing.
     """
-    window = int(time.time() // 3600)
-    return _count(f"ratelimit:{name}:{subject}:{window}", timeout=7200) > per_hour
+    # The key names the subject, not the request, so no request is needed (or may exist).
+    return is_ratelimited(
+        None, group=name, key=lambda group, request: str(subject), rate=f"{per_hour}/h", increment=True
+    )
 
 
 def _too_many() -> HttpResponse:

@@ -240,6 +240,8 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# A counter evicted between being created and counted lets that one request through, as a fresh count would.
+RATELIMIT_FAIL_OPEN = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # Sends wait in one queue per channel, each served by its own workers (docker-compose.yml).
 SEND_QUEUES = {channel: f"{CELERY_TASK_DEFAULT_QUEUE}-{channel}" for channel in ("sms", "email")}
@@ -286,10 +288,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
-# Client addresses for the lockout: only trust X-Forwarded-For behind our own proxy, and then
-# only the address that proxy added, so a forged header cannot dodge the lockout.
-AXES_IPWARE_PROXY_COUNT = 1 if BEHIND_PROXY else None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if BEHIND_PROXY else ("REMOTE_ADDR",)
+# The lockout counts by the same client address as the audit log and rate limits (see portal/client.py):
+# X-Forwarded-For only behind our own proxy, and then only the address it added.
+AXES_CLIENT_IP_CALLABLE = "portal.client.client_ip"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Health checks come from inside the container network, over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

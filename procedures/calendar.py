@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from itertools import groupby
 
+import icalendar
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -29,74 +30,44 @@ ALARM_LEAD = dt.timedelta(minutes=30)
 MORNING_WINDOW = dt.timedelta(hours=3)
 
 
-def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
-    )
-
-
-def _utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _fold(line: str) -> list[str]:
-    """RFC 5545: lines longer than 75 octets continue on the next line after a space."""
-    out, current = [], ""
-    for char in line:
-        if len((current + char).encode()) > 75:
-            out.append(current)
-            current = " " + char
-        else:
-            current += char
-    out.append(current)
-    return out
-
-
 def appointment_ics(procedure: Procedure, url: str) -> str:
     """The event starts at the arrival time; alarms ring before the cut-offs (see `alarms`).
 
     The summary carries the child's first name only: calendars are often
-    shared or synced to other services.
+    shared or synced to other services. Times are the clinic's, with its
+    time zone described in the file; alarm times are absolute, in UTC.
     """
     plan = procedure.fasting_plan()
     location = procedure.location
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:procedure-{procedure.pk}-v{procedure.version}@marrow-ready",
-        f"DTSTAMP:{_utc(timezone.now())}",
-        f"SEQUENCE:{procedure.version}",
-        f"DTSTART:{_utc(procedure.arrival_at)}",
-        f"DTEND:{_utc(procedure.scheduled_start + dt.timedelta(hours=2))}",
-        "SUMMARY:" + _escape(_("%(name)s: hospital appointment") % {"name": procedure.patient.first_name}),
-        "LOCATION:" + _escape(", ".join(part for part in (location.name, location.address) if part)),
-        "DESCRIPTION:"
-        + _escape(
-            _("Arrive at %(arrival)s. Phone: %(phone)s. Details: %(url)s")
-            % {
-                "arrival": fasting_display.clock(procedure.local_arrival),
-                "phone": phones.display(location.phone),
-                "url": url,
-            }
-        ),
-        f"URL:{url}",
-    ]
-    for alarm in alarms(
-        plan, location=location, arrival=procedure.local_arrival, now=timezone.now(), name=procedure.patient.first_name
-    ):
-        lines += [
-            "BEGIN:VALARM",
-            "ACTION:DISPLAY",
-            f"TRIGGER;VALUE=DATE-TIME:{_utc(alarm.at)}",
-            "DESCRIPTION:" + _escape(alarm.text),
-            "END:VALARM",
-        ]
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return "\r\n".join(folded for line in lines for folded in _fold(line)) + "\r\n"
+    now = timezone.now()
+    uid = f"procedure-{procedure.pk}-v{procedure.version}@marrow-ready"
+    start = procedure.local_arrival
+    end = (procedure.scheduled_start + dt.timedelta(hours=2)).astimezone(location.tz)
+    found = alarms(plan, location=location, arrival=start, now=now, name=procedure.patient.first_name)
+    event = icalendar.Event.new(
+        uid=uid,
+        stamp=now.astimezone(dt.UTC),
+        sequence=procedure.version,
+        start=start,
+        end=end,
+        summary=_("%(name)s: hospital appointment") % {"name": procedure.patient.first_name},
+        location=", ".join(part for part in (location.name, location.address) if part),
+        description=_("Arrive at %(arrival)s. Phone: %(phone)s. Details: %(url)s")
+        % {"arrival": fasting_display.clock(start), "phone": phones.display(location.phone), "url": url},
+        url=url,
+    )
+    for alarm in found:
+        valarm = icalendar.Alarm.new_display(description=alarm.text, trigger=alarm.at)
+        # RFC 5545 requires VALUE=DATE-TIME on an absolute trigger; the library leaves it out.
+        valarm["TRIGGER"].params["VALUE"] = "DATE-TIME"
+        event.add_component(valarm)
+    calendar = icalendar.Calendar.new(prodid=PRODID, calscale="GREGORIAN", method="PUBLISH", uid=uid)
+    calendar.add_component(event)
+    first = min([start, *(alarm.at for alarm in found)]).astimezone(location.tz)
+    calendar.add_missing_timezones(
+        first_date=first.date() - dt.timedelta(days=1), last_date=end.date() + dt.timedelta(days=1)
+    )
+    return calendar.to_ical().decode()
 
 
 @dataclass(frozen=True)

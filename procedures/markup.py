@@ -4,6 +4,8 @@ Blank lines separate paragraphs, "- " starts a bullet and "## " a heading.
 Everything else is text: it is escaped, so no HTML or script gets through.
 """
 
+# Kept over Markdown + nh3: staff write only these forms, and escaping all is stricter than allow-then-strip.
+
 from __future__ import annotations
 
 from django.utils.html import escape

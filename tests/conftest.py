@@ -55,6 +55,15 @@ def _fresh_rate_limits() -> None:
 
 
 @pytest.fixture
+def held_clock():
+    """Rate-limit budgets are per real minute or hour: the clock holds still so a test never spans two windows."""
+    import time_machine
+
+    with time_machine.travel(timezone.now(), tick=False):
+        yield
+
+
+@pytest.fixture
 def redis_url() -> str:
     url = django_settings.REDIS_URL
     if not url:

@@ -6,6 +6,8 @@ import json
 import logging
 import shutil
 import subprocess
+import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,43 @@ def test_log_lines_are_json_with_extra_fields():
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "hello"
     assert line["procedure_id"] == 7
+
+
+def test_log_lines_carry_utc_time_in_milliseconds_level_logger_and_the_exception():
+    try:
+        raise ZeroDivisionError("boom")
+    except ZeroDivisionError:
+        record = logging.makeLogRecord(
+            {
+                "msg": "sent %s",
+                "args": ("x",),
+                "levelname": "ERROR",
+                "name": "reminders.tasks",
+                "created": 1_700_000_000.1234,
+                "exc_info": sys.exc_info(),
+                "reminder_id": 3,
+                "took": Decimal("1.5"),
+                "_private": "left out",
+            }
+        )
+    line = json.loads(JsonFormatter().format(record))
+    exception = line.pop("exception")
+    assert line == {
+        "time": "2023-11-14T22:13:20.123+00:00",
+        "level": "ERROR",
+        "logger": "reminders.tasks",
+        "message": "sent x",
+        "reminder_id": 3,
+        "took": "1.5",
+    }
+    assert exception.startswith("Traceback (most recent call last):") and exception.endswith("ZeroDivisionError: boom")
+
+
+def test_the_configured_handlers_write_json_lines():
+    formatter = logging.getLogger().handlers[0].formatter
+    assert isinstance(formatter, JsonFormatter)
+    record = logging.makeLogRecord({"msg": "ok", "levelname": "INFO", "name": "portal"})
+    assert list(json.loads(formatter.format(record))) == ["time", "level", "logger", "message"]
 
 
 def test_request_log_names_the_route_not_the_search(client, nurse, procedure, caplog):

@@ -303,6 +303,7 @@ def test_requests_and_resets_are_audited_by_account_id_only(client, parent):
 # --- Limits --------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("held_clock")
 @pytest.mark.parametrize("ask", [_ask_by_email, _ask_by_text], ids=["email", "text"])
 def test_an_address_is_slowed_down_after_a_few_requests_a_minute(client, parent, ask):
     typed = "alice@example.org" if ask is _ask_by_email else "(312) 555-0177"
@@ -314,6 +315,7 @@ def test_an_address_is_slowed_down_after_a_few_requests_a_minute(client, parent,
     assert client.get(reverse("password_reset"), REMOTE_ADDR="192.0.2.1").status_code == 200
 
 
+@pytest.mark.usefixtures("held_clock")
 def test_an_account_gets_a_few_messages_an_hour_whoever_asks(client, parent):
     for n in range(MESSAGES_PER_ACCOUNT_PER_HOUR + 3):
         ask = _ask_by_email if n % 2 else _ask_by_text
@@ -323,6 +325,7 @@ def test_an_account_gets_a_few_messages_an_hour_whoever_asks(client, parent):
     assert Reminder.objects.filter(kind__in=kinds).count() == MESSAGES_PER_ACCOUNT_PER_HOUR
 
 
+@pytest.mark.usefixtures("held_clock")
 def test_code_guesses_from_one_address_are_slowed_down(client, parent):
     _ask_by_text(client)
     for n in range(10):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 import time_machine
 from django.urls import reverse
@@ -57,7 +58,10 @@ def test_calendar_file_has_the_arrival_place_and_the_alarms(client, guardian, pa
     body = response.content.decode()
     assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
     text = _unfold(body)
-    assert "DTSTART:20320610T123000Z" in text
+    event = icalendar.Calendar.from_ical(body).events[0]
+    assert event.start == ARRIVAL
+    assert event.start.tzinfo.key == "America/Chicago"  # the clinic's local 7:30, described by its VTIMEZONE
+    assert "DTSTART;TZID=America/Chicago:20320610T073000" in text
     assert "LOCATION:Lakeside Day Unit\\, 1 Main St" in text
     assert "Phone: (312) 555-0100" in text
     # Fatty food (11:30 PM), solid food and milk (1:30 AM) share one alarm before bed; the
@@ -162,3 +166,45 @@ def test_every_alarm_rings_before_what_it_warns_about():
         quiet = [a for a in found if not dt.time(7, 0) <= a.at.astimezone(CHICAGO).time() < dt.time(21, 0)]
         for alarm in quiet:
             assert arrival - alarm.at <= dt.timedelta(hours=3, minutes=30), (hour, alarm)
+
+
+def test_the_file_describes_the_clinics_time_zone_across_a_clock_change(client, guardian, patient):
+    # Arrive 7:30 CST on the morning the clocks go back; the bedtime alarm rang the evening before, in CDT.
+    arrival = dt.datetime(2026, 11, 1, 7, 30, tzinfo=CHICAGO)
+    procedure = ProcedureFactory(patient=patient, arrival_at=arrival, scheduled_start=arrival + dt.timedelta(hours=1))
+    client.force_login(guardian.user)
+    with time_machine.travel(dt.datetime(2026, 10, 1, tzinfo=UTC), tick=False):
+        body = client.get(reverse("family:calendar", args=[procedure.pk])).content.decode()
+    calendar = icalendar.Calendar.from_ical(body)
+    assert calendar.get_missing_tzids() == set()
+    (zone,) = calendar.timezones
+    assert zone.tz_name == "America/Chicago"
+    # The zone's own rules, read back from the file, turn the local times into the right instants.
+    event = calendar.events[0]
+    assert event.start == arrival and event.start.utcoffset() == dt.timedelta(hours=-6)
+    assert event.end == arrival + dt.timedelta(hours=3)
+    assert [alarm["TRIGGER"].dt for alarm in event.walk("VALARM")] == [
+        dt.datetime(2026, 11, 1, 1, 30, tzinfo=UTC),  # 8:30 PM CDT on Saturday
+        dt.datetime(2026, 11, 1, 12, 0, tzinfo=UTC),  # 6:00 AM CST
+    ]
+    described = zone.to_tz()
+    assert dt.datetime(2026, 10, 31, 20, 30, tzinfo=described).utcoffset() == dt.timedelta(hours=-5)
+    assert dt.datetime(2026, 11, 1, 7, 30, tzinfo=described).utcoffset() == dt.timedelta(hours=-6)
+
+
+def test_a_changed_appointment_is_a_new_event_with_a_higher_sequence(client, guardian, patient):
+    procedure = ProcedureFactory(patient=patient, arrival_at=ARRIVAL, scheduled_start=ARRIVAL + dt.timedelta(hours=1))
+    client.force_login(guardian.user)
+
+    def event():
+        body = client.get(reverse("family:calendar", args=[procedure.pk])).content.decode()
+        return icalendar.Calendar.from_ical(body).events[0]
+
+    before = event()
+    assert before.uid == f"procedure-{procedure.pk}-v{procedure.version}@marrow-ready"
+    assert before.sequence == procedure.version
+    procedure.version += 1
+    procedure.save(update_fields=["version"])
+    after = event()
+    assert after.uid == f"procedure-{procedure.pk}-v{procedure.version}@marrow-ready" != before.uid
+    assert after.sequence == before.sequence + 1

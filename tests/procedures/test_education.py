@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import textstat
 from django.urls import reverse
+from django.utils.html import escape
 
 from procedures.markup import plain_text, render
 from procedures.models import EducationPage, EducationStep, PageView
@@ -77,6 +79,28 @@ def test_markup_escapes_html_and_builds_lists():
     assert "&lt;script&gt;" in html
     assert "<h2>Title</h2>" in html
     assert "<ul><li>one</li><li>two &amp; three</li></ul>" in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        "- <script>alert(1)</script>",
+        "## <script>alert(1)</script>",
+        "[Call us](javascript:alert(1))",
+        '<a href="javascript:alert(1)">Call us</a>',
+        "<iframe src=//example.org></iframe>",
+        '<img src=x onerror="alert(1)">',
+        "<b onmouseover=alert(1)>bold</b>",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+    ],
+)
+def test_script_links_and_raw_html_in_content_stay_text(text):
+    html = render(f"Intro\n\n{text}\n\nEnd")
+    # Only the markup's own elements, with no attributes: nothing a browser would run or follow.
+    assert set(re.findall(r"<[^>]*>", html)) <= {"<p>", "</p>", "<ul>", "</ul>", "<li>", "</li>", "<h2>", "</h2>"}
+    # The words are shown as typed.
+    assert escape(text.removeprefix("- ").removeprefix("## ")) in html
 
 
 def test_staff_edited_html_is_shown_as_text(client, guardian, db):

@@ -165,6 +165,7 @@ def test_a_burst_of_signed_status_callbacks_never_holds_up_a_stop(client, sent_s
     assert opted_out(texting_guardian)
 
 
+@pytest.mark.usefixtures("held_clock")
 def test_unsigned_traffic_on_one_hook_does_not_spend_the_others_budget(client, sent_sms, texting_guardian):
     status_path = reverse("reminders:twilio_status")
     for _ in range(600):
