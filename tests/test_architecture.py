@@ -64,3 +64,18 @@ def test_reminders_may_use_what_is_below_it(tmp_path):
         (tmp_path / name).mkdir()
     (tmp_path / "reminders" / "module.py").write_text("from procedures.models import Procedure\nimport portal.models\n")
     assert violations(tmp_path) == []
+
+
+def test_the_portal_refuses_to_start_when_nothing_plans_reminders_after_a_change():
+    from django.core import checks
+
+    from procedures import events
+    from reminders import receivers
+
+    assert "procedures.E001" not in {message.id for message in checks.run_checks()}
+    events.procedure_changed.disconnect(dispatch_uid="reminders")
+    try:
+        assert "procedures.E001" in {message.id for message in checks.run_checks()}
+    finally:
+        receivers.connect()
+    assert events.procedure_changed.has_listeners()
