@@ -426,10 +426,14 @@ def count_queries(pages: list[Target], sessions: dict[str, str], repeat: int = 5
 
 
 def _short_sql(sql: str) -> str:
-    """The statement from its FROM on (the column lists say little), on one line."""
+    """The statement from its outermost FROM on (the column lists say little), on one line."""
     sql = " ".join(sql.split())
-    head, _, tail = sql.partition(" FROM ")
-    return (head.split(" ")[0] + " ... FROM " + tail if tail and head.startswith("SELECT") else sql)[:160]
+    depth = 0
+    for index, char in enumerate(sql):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and sql.startswith(" FROM ", index):
+            return (sql.split(" ")[0] + " ..." + sql[index:])[:170]
+    return sql[:170]
 
 
 def quiet_request_log() -> None:
