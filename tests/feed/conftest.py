@@ -77,8 +77,9 @@ def engine(listener: ListenerThread) -> Iterator[Engine]:
 
 
 def msa(ack: bytes) -> list[str]:
-    """MSA fields of an ACK: [code, control id, text]."""
-    for segment in ack.decode().split("\r"):
-        if segment.startswith("MSA|"):
-            return ([*segment.split("|"), "", "", ""])[1:4]
-    raise AssertionError(f"no MSA in {ack!r}")
+    """[code, control id, reason] of an ACK; the reason in full from ERR-8 (MSA-3 is cut at 80)."""
+    segments = {segment[:3]: segment.split("|") for segment in ack.decode().split("\r") if segment}
+    assert "MSA" in segments, ack
+    fields = [*segments["MSA"], "", "", ""]
+    reason = segments["ERR"][8] if "ERR" in segments else fields[3]
+    return [fields[1], fields[2], reason.replace("\\S\\", "^").replace("\\F\\", "|")]

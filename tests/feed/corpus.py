@@ -20,7 +20,7 @@ EPIC_S12 = (
     "SCH|PL{filler}^EPIC|{filler}^EPIC||||ROUTINE^Routine|BMA^Bone marrow||60|min|"
     "^^60^{start}^^R\r"
     "PID|1||{mrn}^^^LAKESIDE^MR~123-45-6789^^^SSA^SS||Rivera^Mateo^J||20170612|M|||"
-    "1 Oak St^^Chicago^IL^60601||^PRN^PH^^1^312^5550100|||SPA^Spanish^HL70296\r"
+    "1 Oak St^^Chicago^IL^60601||^PRN^PH^^1^312^5550100||SPA^Spanish^HL70296\r"
     "NK1|1|Rivera^Ana|MTH^Mother^HL70063||^PRN^CP^^1^312^5550142~^NET^Internet^ana.rivera@example.org\r"
     "NK1|2|Rivera^Luis|FTH^Father^HL70063||^PRN^PH^^1^312^5550143\r"
     "PV1|1|O|ONC^^^LAKESIDE\r"
@@ -43,7 +43,7 @@ EPIC_S26 = EPIC_S15.replace("SIU^S15^SIU_S15", "SIU^S26^SIU_S26")
 
 CERNER_S12 = (
     "MSH|^~\\&|CERNER|NORTH|MARROW|READY|{sent_local}||SIU^S12|{control}|P|2.3\n"
-    "SCH||{filler}|||||BIOPSY|||||^^45^{start_local}\n"
+    "SCH||{filler}|||||BIOPSY||||^^45^{start_local}\n"
     "PID|||{mrn}||Okafor^Chidi||20150102|M\n"
     "NK1|1|Okafor^Grace|MOTHER||^NET^Internet^grace.okafor@example.org\n"
     "RGS|1\n"
