@@ -227,11 +227,13 @@ def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> Booking:
     filler = _get(sch, 2, 1, 1)
     if not filler:
         raise NotApplied("SCH-2 (filler appointment id) is empty.")
+    action = TRIGGERS[header.trigger]
     pid = _first(message, "PID")
+    if pid is None and action in (Action.BOOK, Action.UPDATE):
+        raise NotApplied("The PID segment (the patient) is missing.")
     child = _child(pid)
     if child is not None and not child.mrn:
         raise NotApplied("PID-3 has no medical record number.")
-    action = TRIGGERS[header.trigger]
     return Booking(
         action=action,
         filler_id=filler,

@@ -50,11 +50,23 @@ async def read_block(reader: asyncio.StreamReader) -> bytes:
         return block[: -len(SEPARATOR)]
 
 
-def _store_rejected(raw: bytes, reason: str, peer: str) -> None:
+def _store_rejected(raw: bytes, reason: str, peer: str) -> hl7v2.Header:
     close_old_connections()
+    try:
+        header = hl7v2.read_header(raw)
+    except NotTaken:
+        header = hl7v2.Header()
     InboundMessage.objects.create(
-        protocol=Protocol.HL7, raw=raw, peer=peer[:64], status=MessageStatus.REJECTED, reason=reason, attempts=1
+        protocol=Protocol.HL7,
+        raw=raw,
+        peer=peer[:64],
+        control_id=header.control_id[:199],
+        message_type=header.type_name[:20],
+        status=MessageStatus.REJECTED,
+        reason=reason,
+        attempts=1,
     )
+    return header
 
 
 def _handle(raw: bytes, peer: str) -> bytes:
@@ -64,12 +76,7 @@ def _handle(raw: bytes, peer: str) -> bytes:
 
 
 def _reject(raw: bytes, reason: str, peer: str) -> bytes:
-    _store_rejected(raw, reason, peer)
-    try:
-        header = hl7v2.read_header(raw)
-    except NotTaken:
-        header = hl7v2.Header()
-    return hl7v2.ack(header, "AR", reason)
+    return hl7v2.ack(_store_rejected(raw, reason, peer), "AR", reason)
 
 
 class Listener:
