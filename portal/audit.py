@@ -42,6 +42,8 @@ OBJECT_ROUTES: dict[str, str] = {
     "family:questions_print": "procedure",
     "family:calendar": "procedure",
     "family:check_in": "procedure",
+    "nurse:feed_message_detail": "inboundmessage",
+    "nurse:feed_message_retry": "inboundmessage",
 }
 LIST_ROUTES = {
     "nurse:procedure_list",
@@ -52,6 +54,7 @@ LIST_ROUTES = {
     "family:dashboard",
     "family:text_question",
     "nurse:check_ins_acknowledge",
+    "nurse:feed_message_list",
 }
 
 
@@ -69,6 +72,7 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def _patient_of(kind: str, pk: int) -> int | None:
+    from procedures.feed.models import InboundMessage
     from procedures.models import Patient, Procedure, SymptomReport
     from reminders.models import Reminder
 
@@ -77,6 +81,7 @@ def _patient_of(kind: str, pk: int) -> int | None:
         "procedure": Procedure.objects.filter(pk=pk).values_list("patient_id", flat=True),
         "reminder": Reminder.objects.filter(pk=pk).values_list("procedure__patient_id", flat=True),
         "symptomreport": SymptomReport.objects.filter(pk=pk).values_list("procedure__patient_id", flat=True),
+        "inboundmessage": InboundMessage.objects.filter(pk=pk).values_list("procedure__patient_id", flat=True),
     }
     query = lookups.get(kind)
     return query.first() if query is not None else None

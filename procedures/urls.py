@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from reminders import views as reminder_views
 from reminders.urls import staff_patterns
@@ -29,6 +29,7 @@ nurse_patterns = (
         path("guardians/<id:pk>/text-consent/", views.guardian_sms_consent, name="guardian_sms_consent"),
         path("guardians/<id:pk>/invite/", views.guardian_resend_invitation, name="guardian_resend_invitation"),
         *staff_patterns,
+        path("record-system/", include("procedures.feed.urls")),
     ],
     "nurse",
 )
