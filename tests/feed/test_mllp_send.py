@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +58,34 @@ def test_mllp_send_with_a_framed_file(epic, listener, tmp_path):
     )
     assert b"MSA|AA|M1" in result.stdout
     assert Procedure.objects.count() == 1
+
+
+def test_the_listen_hl7_command_serves_mllp_send_and_stops_on_sigterm(epic, tmp_path):
+    """The command docker-compose runs, in its own process, on the test database."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
+    command = [sys.executable, "-u", "manage.py", "listen_hl7", "--host", "127.0.0.1", "--port", "0"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        line = server.stdout.readline().decode()
+        assert "Listening for HL7 over MLLP" in line, line
+        port = line.strip().rsplit(":", 1)[1]
+        path = tmp_path / "one.mllp"
+        path.write_bytes(b"\x0b" + siu(corpus.EPIC_S12, control="CMD1").encode() + b"\x1c\r")
+        result = subprocess.run(
+            [str(MLLP_SEND), "-f", str(path), "-p", port, "127.0.0.1"],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        assert b"MSA|AA|CMD1" in result.stdout
+        assert Procedure.objects.get().created_by == epic.actor
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0
