@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from procedures.feed.urls import fhir_patterns
 from procedures.urls import family_patterns, learn_patterns, nurse_patterns
 from reminders.urls import webhook_patterns
 
@@ -33,5 +34,6 @@ urlpatterns = [
     path("family/", include(family_patterns)),
     path("learn/", include(learn_patterns)),
     path("webhooks/", include(webhook_patterns)),
+    path("fhir/", include(fhir_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -34,6 +34,7 @@ class Outcome:
     procedure: Procedure | None = None
     # The appointment now reflects this message: earlier failed ones for it are superseded.
     settled: bool = False
+    created: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -257,7 +258,7 @@ class _Run:
                 )
                 appointment.procedure = procedure
                 self.audit(kind="procedure", pk=procedure.pk, patient_id=patient.pk)
-                return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True)
+                return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True, created=True)
             # A nurse's own arrival lead is kept when the time moves.
             wanted = {
                 "kind": kind,

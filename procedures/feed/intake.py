@@ -76,10 +76,10 @@ def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> 
     def read() -> Booking:
         return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz)
 
-    return _apply(message, system, read)
+    return apply_stored(message, system, read)
 
 
-def _apply(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
+def apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
     try:
         booking = read()
         message.message_at = booking.message_at

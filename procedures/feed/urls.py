@@ -11,3 +11,12 @@ urlpatterns = [
     path("<id:pk>/", views.message_detail, name="feed_message_detail"),
     path("<id:pk>/try-again/", views.message_retry, name="feed_message_retry"),
 ]
+
+# Mounted at /fhir/ in portal/urls.py.
+fhir_patterns = (
+    [
+        path("", views.fhir_bundle, name="bundle"),
+        path("Appointment", views.fhir_appointment, name="appointment"),
+    ],
+    "fhir",
+)

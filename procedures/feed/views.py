@@ -8,14 +8,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from portal.audit import client_ip
+
+from .fhir import outcome_json, process_fhir
 from .intake import try_again
-from .models import InboundMessage, MessageStatus
+from .models import ApiToken, InboundMessage, MessageStatus, Protocol
 
 PAGE_SIZE = 25
 
@@ -69,3 +75,69 @@ def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("nurse:feed_message_detail", pk=message.pk)
     messages.success(request, _("Applied. It has left the list."))
     return redirect("nurse:feed_message_list")
+
+
+# --- FHIR ----------------------------------------------------------------------------------
+
+FHIR_JSON = "application/fhir+json"
+HTTP_STATUS = {
+    MessageStatus.REJECTED: (400, "invalid"),
+    MessageStatus.FAILED: (422, "processing"),
+}
+
+
+def _fhir_response(status: int, issues: list[tuple[str, str, str]], **headers: str) -> HttpResponse:
+    response = HttpResponse(outcome_json(issues), status=status, content_type=FHIR_JSON)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _token(request: HttpRequest) -> ApiToken | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return ApiToken.find_active(value.strip())
+
+
+def _fhir_receive(request: HttpRequest, *, expect: str) -> HttpResponse:
+    if request.method != "POST":
+        return _fhir_response(405, [("error", "not-supported", "Only POST is taken here.")], Allow="POST")
+    token = _token(request)
+    if token is None:
+        return _fhir_response(
+            401,
+            [("error", "login", "A valid API token is needed: Authorization: Bearer <token>.")],
+            WWW_Authenticate='Bearer realm="fhir"',
+        )
+    if request.content_type not in (FHIR_JSON, "application/json"):
+        return _fhir_response(415, [("error", "not-supported", f"Send {FHIR_JSON}.")])
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return _fhir_response(413, [("error", "too-costly", "The request body is too large.")])
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    message = InboundMessage.objects.create(
+        protocol=Protocol.FHIR, raw=body, system=token.system, peer=client_ip(request) or ""
+    )
+    outcome = process_fhir(message, expect=expect)
+    if outcome.status in HTTP_STATUS:
+        status, code = HTTP_STATUS[outcome.status]
+        return _fhir_response(status, [("error", code, line) for line in outcome.reason.splitlines() or [""]])
+    status = 201 if outcome.created else 200
+    text = {201: "Booked.", 200: "Applied." if outcome.status == MessageStatus.APPLIED else "Nothing to change."}[
+        status
+    ]
+    if outcome.reason:
+        text = f"{text} {outcome.reason}"
+    return _fhir_response(status, [("information", "informational", text)])
+
+
+@csrf_exempt
+def fhir_bundle(request: HttpRequest) -> HttpResponse:
+    return _fhir_receive(request, expect="Bundle")
+
+
+@csrf_exempt
+def fhir_appointment(request: HttpRequest) -> HttpResponse:
+    return _fhir_receive(request, expect="Appointment")
