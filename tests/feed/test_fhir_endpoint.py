@@ -34,7 +34,7 @@ def token(epic) -> str:
 
 def post(live_server, path: str, body: str | bytes, *, token: str | None, content_type: str = "application/fhir+json"):
     data = body.encode() if isinstance(body, str) else body
-    request = urllib.request.Request(f"{live_server.url}/fhir/{path}", data=data, method="POST")
+    request = urllib.request.Request(f"{live_server.url}/fhir/{path}", data=data, method="POST")  # noqa: S310
     request.add_header("Content-Type", content_type)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
