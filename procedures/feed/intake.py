@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -87,7 +88,7 @@ def apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[
         if _is_resend(message):
             outcome = Outcome(MessageStatus.UNCHANGED, "Already applied: this is a resend of the same message.")
         else:
-            outcome = apply_booking(system=system, booking=booking, message=message)
+            outcome = _apply_once_more_on_a_clash(system, booking, message)
     except NotTaken as exc:
         outcome = Outcome(MessageStatus.REJECTED, exc.reason)
     except NotApplied as exc:
@@ -100,6 +101,15 @@ def apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[
     if outcome.settled and message.filler_id:
         _supersede(message)
     return outcome
+
+
+def _apply_once_more_on_a_clash(system: SendingSystem, booking: Booking, message: InboundMessage) -> Outcome:
+    # Another listener process may create the same child or appointment row at the same
+    # moment; its transaction has committed by the time ours fails, so a second go finds it.
+    try:
+        return apply_booking(system=system, booking=booking, message=message)
+    except IntegrityError:
+        return apply_booking(system=system, booking=booking, message=message)
 
 
 def _is_resend(message: InboundMessage) -> bool:
