@@ -50,3 +50,16 @@ def test_booking_and_change_racing_end_with_the_newest_and_one_of_each_row(epic)
         procedure = Procedure.objects.get(patient__mrn=mrn)
         assert procedure.scheduled_start == newest
     assert not InboundMessage.objects.filter(status=MessageStatus.FAILED).exists()
+
+
+def test_two_first_bookings_for_one_new_child_make_one_child(epic):
+    for round_number in range(5):
+        mrn = f"TWIN{round_number}"
+        acks = _at_once(
+            siu(corpus.EPIC_S12, control=f"{mrn}-a", filler=f"{mrn}-1", mrn=mrn, start=_start(days=3)),
+            siu(corpus.EPIC_S12, control=f"{mrn}-b", filler=f"{mrn}-2", mrn=mrn, start=_start(days=4)),
+        )
+        assert all(b"MSA|AA|" in ack for ack in acks), acks
+        assert Patient.objects.filter(mrn=mrn).count() == 1
+        assert Procedure.objects.filter(patient__mrn=mrn).count() == 2
+        assert Patient.objects.get(mrn=mrn).guardians.count() == 1
