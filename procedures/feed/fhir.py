@@ -163,7 +163,7 @@ def booking_of(raw: bytes, system: SendingSystem, *, expect: str | None = None) 
         raise NotTaken("Appointment.meta.lastUpdated is needed to apply changes in the order they were made.")
 
     patient = None
-    patient_reference = location_code = ""
+    patient_reference = patient_mrn = location_code = ""
     for participant in appointment.participant or []:
         actor = participant.actor
         if actor is None:
@@ -176,6 +176,8 @@ def booking_of(raw: bytes, system: SendingSystem, *, expect: str | None = None) 
             type_name = type_name.rsplit("/", 1)[-1]
         if type_name == "Patient":
             patient, patient_reference = target, reference
+            if target is None and actor.identifier is not None:  # a logical reference: the MRN itself
+                patient_mrn = actor.identifier.value or ""
         elif type_name == "Location":
             if target is not None:
                 location_code = next((i.value for i in target.identifier or [] if i.value), target.id or "")
@@ -183,11 +185,13 @@ def booking_of(raw: bytes, system: SendingSystem, *, expect: str | None = None) 
                 location_code = actor.identifier.value
             else:
                 location_code = reference.rpartition("/")[2]
+    child, resource_id = None, ""
     if patient is not None:
-        child = _child(patient)
-        resource_id = patient.id or ""
-    else:
-        child, resource_id = _earlier_patient(system, patient_reference), ""
+        child, resource_id = _child(patient), patient.id or ""
+    elif patient_mrn:
+        child = ChildData(mrn=patient_mrn)
+    elif action in (Action.BOOK, Action.UPDATE):  # a cancel needs no child
+        child = _earlier_patient(system, patient_reference)
     guardians = [
         _guardian(r)
         for r in resources

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from . import hl7v2
 from .apply import Outcome, apply_booking
@@ -81,6 +81,12 @@ def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> 
 
 
 def apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
+    # Reasons go back to the sender and into the stored row: in the site's language, whoever asks.
+    with translation.override(settings.LANGUAGE_CODE):
+        return _apply_stored(message, system, read)
+
+
+def _apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
     try:
         booking = read()
         message.message_at = booking.message_at

@@ -13,7 +13,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections, connections
-from django.utils import translation
 from hl7.mllp import start_hl7_server
 from hl7.mllp.streams import CARRIAGE_RETURN, END_BLOCK, START_BLOCK
 
@@ -71,8 +70,7 @@ def _store_rejected(raw: bytes, reason: str, peer: str) -> hl7v2.Header:
 
 def _handle(raw: bytes, peer: str) -> bytes:
     close_old_connections()
-    with translation.override("en"):
-        return receive_hl7(raw, peer=peer)
+    return receive_hl7(raw, peer=peer)
 
 
 def _reject(raw: bytes, reason: str, peer: str) -> bytes:

@@ -192,3 +192,26 @@ def test_a_token_is_shown_once_in_the_admin_and_kept_only_as_a_hash(client, admi
     assert ApiToken.find_active(clear) == row
     client.post("/admin/feed/apitoken/", {"action": "revoke", "_selected_action": [row.pk]})
     assert ApiToken.find_active(clear) is None
+
+
+def test_a_cancel_before_its_booking_is_not_undone_by_the_late_booking(live_server, token):
+    booked_at = timezone.now() - dt.timedelta(minutes=5)
+    cancel = appointment(patient_ref="Patient/pat-77", status="cancelled")
+    status, _, outcome = post(live_server, "Appointment", cancel.model_dump_json(exclude_none=True), token=token)
+    assert status == 200, outcome
+    late = bundle(appointment(patient_ref="urn:uuid:pat-1", updated=booked_at))
+    status, _, outcome = post(live_server, "", late, token=token)
+    assert status == 200 and "Older" in outcome.issue[0].diagnostics
+    assert not Procedure.objects.exists()
+
+
+def test_a_logical_reference_by_mrn_finds_the_child(live_server, token, clinic):
+    post(live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1")), token=token)
+    second = appointment(ident="APT-2", patient_ref="Patient/unknown-id", start=_start(days=7))
+    second.participant[0].actor.reference = None
+    second.participant[0].actor.type = "Patient"
+    second.participant[0].actor.identifier = {"system": "urn:lakeside:mrn", "value": "F777"}
+    second.participant[1].actor.reference = "Location/ONC-PROC"
+    status, _, outcome = post(live_server, "Appointment", second.model_dump_json(exclude_none=True), token=token)
+    assert status == 201, outcome
+    assert Procedure.objects.filter(patient__mrn="F777").count() == 2
