@@ -18,6 +18,8 @@ class Role(models.TextChoices):
     NURSE = "nurse", _("Nurse")
     GUARDIAN = "guardian", _("Parent or guardian")
     ADMIN = "admin", _("Administrator")
+    # The account a hospital's record system acts through: it never logs in.
+    SYSTEM = "system", _("Record system")
 
 
 class Language(models.TextChoices):

@@ -37,6 +37,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 INSTALLED_APPS = [
     "portal",
     "procedures",
+    "procedures.feed",
     "reminders",
     "django.contrib.admin",
     "django.contrib.auth",

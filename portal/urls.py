@@ -8,6 +8,7 @@ from django.urls import include, path
 # made of the pages procedures and reminders each contribute. Nothing else in portal
 # imports the apps above it.
 from procedures import urls as procedures_urls
+from procedures.feed.urls import fhir_patterns
 from reminders import urls as reminders_urls
 
 from . import password_reset, two_factor, views
@@ -36,5 +37,6 @@ urlpatterns = [
     path("family/", include((procedures_urls.family_patterns + reminders_urls.family_patterns, "family"))),
     path("learn/", include((procedures_urls.learn_patterns, "learn"))),
     path("webhooks/", include(reminders_urls.webhook_patterns)),
+    path("fhir/", include(fhir_patterns)),
     path("admin/", admin.site.urls),
 ]

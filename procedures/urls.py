@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from .views import family, learn, nurse
 
@@ -25,6 +25,8 @@ nurse_patterns = [
     path("patients/<id:pk>/guardians/new/", nurse.guardian_add, name="guardian_add"),
     path("patients/<id:pk>/procedures/new/", nurse.procedure_create, name="procedure_create"),
     path("guardians/<id:pk>/invite/", nurse.guardian_resend_invitation, name="guardian_resend_invitation"),
+    # Bookings from the hospital's record system that could not be applied.
+    path("record-system/", include("procedures.feed.urls")),
 ]
 
 family_patterns = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from procedures.feed.models import InboundMessage, SendingSystem
 from procedures.models import Guardian, Patient, PreparedQuestion, Procedure, SymptomReport
 from reminders.models import Reminder
 
@@ -25,6 +26,8 @@ PUBLIC |= {
 }
 # Provider callbacks: no session, a signature instead (tests/reminders/test_webhooks.py).
 SIGNED = {"reminders:twilio_status", "reminders:twilio_inbound"}
+# The record system's FHIR client: no session, a bearer token instead (tests/feed/test_fhir_endpoint.py).
+SIGNED |= {"fhir:bundle", "fhir:appointment"}
 
 
 def _walk(patterns: list, namespace: str = "") -> list[tuple[str, URLPattern]]:
@@ -51,6 +54,7 @@ POST_ONLY = {
     "nurse:reminder_resend",
     "nurse:check_in_acknowledge",
     "nurse:guardian_sms_consent",
+    "nurse:feed_message_retry",
 }
 
 # Which object a URL's pk points at, by the name of the page.
@@ -80,6 +84,8 @@ OBJECT_OF = {
     "nurse:check_in_acknowledge": SymptomReport,
     "family:check_in": Procedure,
     "nurse:patient_access": Patient,
+    "nurse:feed_message_detail": InboundMessage,
+    "nurse:feed_message_retry": InboundMessage,
 }
 
 
@@ -107,7 +113,13 @@ def _objects(procedure: Procedure) -> dict:
         procedure_version=procedure.version,
     )
     report = SymptomReport.objects.create(procedure=procedure, user=guardian.user, needs_attention=True)
+    system = SendingSystem.objects.create(name=f"System of {procedure.location}")
+    system.clinics.add(procedure.location)
+    message = InboundMessage.objects.create(
+        system=system, protocol="hl7v2", raw=b"MSH|", status="failed", procedure=procedure
+    )
     return {
+        InboundMessage: message.pk,
         SymptomReport: report.pk,
         Procedure: procedure.pk,
         Patient: procedure.patient.pk,

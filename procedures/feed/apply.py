@@ -1,0 +1,338 @@
+"""Applying a booking from a sending system, through the same services a nurse's edit uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from portal.models import AuditAction, AuditEvent, Role
+from procedures import services
+from procedures.forms.nurse import GuardianForm, PatientForm
+from procedures.models import Feeding, Location, Patient, Procedure
+
+from .booking import Action, Booking, ChildData, GuardianData, NotApplied
+from .models import (
+    ExternalAppointment,
+    ExternalPatient,
+    InboundMessage,
+    LocationCode,
+    MessageStatus,
+    SendingSystem,
+    ServiceCode,
+)
+
+
+@dataclass
+class Outcome:
+    status: MessageStatus
+    reason: str = ""
+    procedure: Procedure | None = None
+    # The appointment now reflects this message: earlier failed ones for it are superseded.
+    settled: bool = False
+    created: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(str(message) for message in exc.messages)
+
+
+def _form_errors(form: Any, what: str) -> str:
+    parts = [f"{name}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items()]
+    return f"{what}: " + "; ".join(parts)
+
+
+def _local(system: SendingSystem, at: dt.datetime) -> str:
+    return f"{at.astimezone(system.tz):%Y-%m-%d %H:%M} ({system.timezone})"
+
+
+class _Run:
+    """One message being applied: the system, its actor, and what to audit."""
+
+    def __init__(self, system: SendingSystem, message: InboundMessage, booking: Booking) -> None:
+        self.system = system
+        self.actor = system.actor
+        self.message = message
+        self.booking = booking
+        self.notes: list[str] = []
+        self.changed = False
+
+    def audit(self, *, kind: str, pk: int, patient_id: int | None) -> None:
+        try:
+            ip = str(ipaddress.ip_address(self.message.peer)) if self.message.peer else None
+        except ValueError:
+            ip = None
+        self.changed = True
+        AuditEvent.objects.create(
+            user_id=self.actor.pk,
+            role=Role.SYSTEM,
+            action=AuditAction.CHANGE,
+            route=f"feed:{self.message.protocol}",
+            method=(self.message.message_type.split("^")[-1] or self.message.protocol)[:8],
+            patient_id=patient_id,
+            object_type=kind,
+            object_id=pk,
+            ip_address=ip,
+        )
+
+    # --- mapping ---------------------------------------------------------------------
+
+    def clinic(self, current: Procedure | None) -> Location:
+        code = self.booking.location_code
+        if code:
+            found = LocationCode.objects.select_related("location").filter(system=self.system, code=code).first()
+            if found is None:
+                raise NotApplied(
+                    f"Location code “{code}” has no clinic for {self.system}. "
+                    "An administrator can add it under Location codes, then try again."
+                )
+            return found.location
+        if current is not None:
+            return current.location
+        clinics = list(self.system.clinics.all()[:2])
+        if len(clinics) == 1:
+            return clinics[0]
+        raise NotApplied(
+            "No location code (AIL-3 or the Appointment's Location) and the system serves several clinics."
+        )
+
+    def service(self, current: Procedure | None) -> tuple[str, str]:
+        code = self.booking.service_code
+        if code:
+            found = ServiceCode.objects.filter(system=self.system, code=code).first()
+            if found is None:
+                raise NotApplied(
+                    f"Service code “{code}” has no procedure for {self.system}. "
+                    "An administrator can add it under Service codes, then try again."
+                )
+            return found.kind, found.sedation
+        if current is not None:
+            return current.kind, current.sedation
+        raise NotApplied("No service code (AIS-3 or Appointment.serviceType): which procedure is it?")
+
+    # --- the child and the family -------------------------------------------------------
+
+    def child(self, clinic: Location) -> Patient:
+        data = self.booking.child
+        if data is None:
+            raise NotApplied("The patient (PID or Patient) is missing.")
+        link = ExternalPatient.objects.select_related("patient").filter(system=self.system, mrn=data.mrn).first()
+        if link is None:
+            patient = Patient.objects.filter(mrn__iexact=data.mrn).first()
+            if patient is not None and not self.system.clinics.filter(pk=patient.location_id).exists():
+                raise NotApplied(
+                    f"MRN {data.mrn} belongs to a child cared for at a clinic {self.system} does not book for."
+                )
+            if patient is None:
+                patient = self._new_child(data, clinic)
+            link = ExternalPatient.objects.create(
+                system=self.system, mrn=data.mrn, patient=patient, resource_id=self.booking.child_resource_id
+            )
+        elif self.booking.child_resource_id and link.resource_id != self.booking.child_resource_id:
+            link.resource_id = self.booking.child_resource_id
+            link.save(update_fields=["resource_id"])
+        self._update_child(link.patient, data)
+        self._add_guardians(link.patient)
+        return link.patient
+
+    def _child_form(self, data: dict[str, Any], *, instance: Patient | None, clinic: Location) -> PatientForm:
+        form = PatientForm(data, instance=instance, user=self.actor)
+        # The clinic comes from the mapping, not from the actor's own clinics.
+        form.fields["location"].queryset = Location.objects.filter(pk=clinic.pk)
+        return form
+
+    def _new_child(self, data: ChildData, clinic: Location) -> Patient:
+        if not any(guardian.email for guardian in self.booking.guardians):
+            raise NotApplied(
+                f"MRN {data.mrn} is not known here and the message names no parent or guardian with an email "
+                "(NK1 or RelatedPerson), so no one could be invited. Add the child in the portal first, "
+                "or send the family's contact details."
+            )
+        form = self._child_form(
+            {
+                "first_name": data.first_name,
+                "last_name": data.last_name,
+                "date_of_birth": data.date_of_birth.isoformat() if data.date_of_birth else "",
+                "mrn": data.mrn,
+                "feeding": Feeding.REGULAR,
+                "preferred_language": data.language or "en",
+                "location": clinic.pk,
+            },
+            instance=None,
+            clinic=clinic,
+        )
+        if not form.is_valid():
+            raise NotApplied(_form_errors(form, f"New child {data.mrn}"))
+        patient = form.save()
+        self.audit(kind="patient", pk=patient.pk, patient_id=patient.pk)
+        return patient
+
+    def _update_child(self, patient: Patient, data: ChildData) -> None:
+        sent = {
+            "first_name": data.first_name,
+            "last_name": data.last_name,
+            "date_of_birth": data.date_of_birth,
+            "preferred_language": data.language,
+        }
+        changed = {name: value for name, value in sent.items() if value and getattr(patient, name) != value}
+        if not changed:
+            return
+        current = {
+            "first_name": patient.first_name,
+            "last_name": patient.last_name,
+            "date_of_birth": patient.date_of_birth,
+            "mrn": patient.mrn,
+            "feeding": patient.feeding,
+            "preferred_language": patient.preferred_language,
+            "location": patient.location_id,
+        }
+        current.update(changed)
+        if current["date_of_birth"]:
+            current["date_of_birth"] = current["date_of_birth"].isoformat()
+        form = self._child_form(current, instance=patient, clinic=patient.location)
+        if not form.is_valid():
+            raise NotApplied(_form_errors(form, f"Child {data.mrn}"))
+        services.update_child(patient=form.save(commit=False), changed_by=self.actor)
+        self.audit(kind="patient", pk=patient.pk, patient_id=patient.pk)
+
+    def _add_guardians(self, patient: Patient) -> None:
+        linked = {email.lower() for email in patient.guardians.values_list("user__email", flat=True)}
+        for number, data in enumerate(self.booking.guardians, start=1):
+            if not data.email:
+                self.notes.append(f"Contact {number} ({data.full_name or 'no name'}) has no email: not invited.")
+                continue
+            if data.email.strip().lower() in linked:
+                continue
+            self._add_guardian(patient, data)
+
+    def _add_guardian(self, patient: Patient, data: GuardianData) -> None:
+        form = GuardianForm(
+            {
+                "full_name": data.full_name,
+                "email": data.email,
+                "mobile_number": data.mobile,
+                "relationship": data.relationship[:40],
+                "language": patient.preferred_language,
+            }
+        )
+        if not form.is_valid():
+            raise NotApplied(_form_errors(form, f"Contact {data.full_name or data.email}"))
+        try:
+            result = services.add_guardian(patient=patient, added_by=self.actor, **form.cleaned_data)
+        except services.GuardianConflict:
+            raise NotApplied(
+                f"{data.email} belongs to a staff account or cannot be linked to this child; "
+                "a nurse can add the family by hand."
+            ) from None
+        self.audit(kind="guardian", pk=result.guardian.pk, patient_id=patient.pk)
+
+    # --- the procedure ------------------------------------------------------------------
+
+    def book(self, appointment: ExternalAppointment) -> Outcome:
+        current = appointment.procedure
+        clinic = self.clinic(current)
+        kind, sedation = self.service(current)
+        start = self.booking.start or (current.scheduled_start if current else None)
+        if start is None:
+            raise NotApplied("No start time (AIS-4, AIL-6 or SCH-11.4; Appointment.start).")
+        patient = self.child(clinic)
+        if current is not None and current.patient_id != patient.pk:
+            raise NotApplied(
+                f"Appointment {appointment.filler_id} is booked here for another child (MRN {current.patient.mrn})."
+            )
+        try:
+            if current is None:
+                procedure = services.schedule_procedure(
+                    patient=patient,
+                    kind=kind,
+                    location=clinic,
+                    scheduled_start=start,
+                    arrival_at=start - dt.timedelta(minutes=self.system.arrival_lead_minutes),
+                    sedation=sedation,
+                    scheduled_by=self.actor,
+                )
+                appointment.procedure = procedure
+                self.audit(kind="procedure", pk=procedure.pk, patient_id=patient.pk)
+                return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True, created=True)
+            # A nurse's own arrival lead is kept when the time moves.
+            wanted = {
+                "kind": kind,
+                "location": clinic,
+                "scheduled_start": start,
+                "arrival_at": start - (current.scheduled_start - current.arrival_at),
+                "sedation": sedation,
+            }
+            changes = {name: value for name, value in wanted.items() if getattr(current, name) != value}
+            if not changes:
+                if self.changed:  # the child's details or family changed, the booking did not
+                    return Outcome(MessageStatus.APPLIED, procedure=current, settled=True)
+                return Outcome(MessageStatus.UNCHANGED, "Same as already booked.", current, settled=True)
+            procedure = services.update_procedure(procedure=current, changed_by=self.actor, **changes)
+            self.audit(kind="procedure", pk=procedure.pk, patient_id=patient.pk)
+            return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True)
+        except ValidationError as exc:
+            raise NotApplied(f"Start {_local(self.system, start)}: {_errors(exc)}") from None
+        except services.DayOfError as exc:
+            raise NotApplied(str(exc)) from None
+
+    def cancel(self, appointment: ExternalAppointment) -> Outcome:
+        appointment.cancelled = True
+        current = appointment.procedure
+        if current is None:
+            return Outcome(
+                MessageStatus.APPLIED,
+                "Cancelled before its booking arrived: the booking, if it comes, will change nothing.",
+                settled=True,
+            )
+        if not current.is_active:
+            return Outcome(
+                MessageStatus.UNCHANGED, f"Already {current.get_status_display().lower()} here.", current, settled=True
+            )
+        if self.booking.action == Action.NO_SHOW:
+            reason = f"Did not come (reported by {self.system})"
+        else:
+            reason = self.booking.note or f"Cancelled in {self.system}"
+        procedure = services.cancel_procedure(procedure=current, reason=reason[:200], cancelled_by=self.actor)
+        self.audit(kind="procedure", pk=procedure.pk, patient_id=procedure.patient_id)
+        return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True)
+
+
+def apply_booking(*, system: SendingSystem, booking: Booking, message: InboundMessage) -> Outcome:
+    """Apply one message in one transaction: either all it asks for happens, or nothing (NotApplied)."""
+    run = _Run(system, message, booking)
+    with transaction.atomic():
+        appointment, _ = ExternalAppointment.objects.get_or_create(system=system, filler_id=booking.filler_id)
+        # Messages for one appointment apply one at a time, in the sender's order.
+        appointment = (
+            ExternalAppointment.objects.select_for_update(of=("self",))
+            .select_related("procedure__location", "procedure__patient")
+            .get(pk=appointment.pk)
+        )
+        if not appointment.is_newer(booking.message_at):
+            return Outcome(
+                MessageStatus.UNCHANGED,
+                f"Older ({_local(system, booking.message_at)}) than the last message applied for appointment "
+                f"{booking.filler_id} ({_local(system, appointment.last_message_at)}): nothing changed.",
+                appointment.procedure,
+            )
+        if appointment.cancelled:
+            if booking.action in (Action.CANCEL, Action.NO_SHOW):
+                outcome = Outcome(MessageStatus.UNCHANGED, "Already cancelled.", appointment.procedure, settled=True)
+            else:
+                raise NotApplied(
+                    f"Appointment {booking.filler_id} was cancelled by an earlier message; it is not booked again. "
+                    "Book it again under a new appointment id."
+                )
+        elif booking.action in (Action.CANCEL, Action.NO_SHOW):
+            outcome = run.cancel(appointment)
+        else:
+            outcome = run.book(appointment)
+        appointment.last_message_at = booking.message_at
+        appointment.save()
+    outcome.notes = run.notes
+    return outcome

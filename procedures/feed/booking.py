@@ -1,0 +1,62 @@
+"""What a scheduling message asks for, whichever protocol it came in, and why it may not be applied."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class Action(enum.StrEnum):
+    BOOK = "book"
+    UPDATE = "update"
+    CANCEL = "cancel"
+    NO_SHOW = "no_show"
+
+
+@dataclass(frozen=True)
+class ChildData:
+    mrn: str
+    first_name: str = ""
+    last_name: str = ""
+    date_of_birth: date | None = None
+    language: str = ""  # "en", "es" or "" when not sent
+
+
+@dataclass(frozen=True)
+class GuardianData:
+    full_name: str
+    relationship: str = ""
+    mobile: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Booking:
+    action: Action
+    filler_id: str
+    message_at: datetime
+    start: datetime | None = None
+    location_code: str = ""
+    service_code: str = ""
+    child: ChildData | None = None
+    guardians: list[GuardianData] = field(default_factory=list)
+    # A FHIR Patient's own id, so a later Appointment may refer to it.
+    child_resource_id: str = ""
+    note: str = ""  # the reason a cancellation gives, when it gives one
+
+
+class NotApplied(Exception):
+    """A message we take that cannot be applied now (HL7 AE): the reason is for the sender and the nurse."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotTaken(Exception):
+    """A message we do not take at all (HL7 AR)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

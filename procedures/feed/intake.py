@@ -1,0 +1,177 @@
+"""Taking in a message: store it as it came, apply it in its own transaction, say what happened.
+
+The raw bytes are saved (and committed) before anything is read from them, so a
+message that cannot be parsed, mapped or applied is still there to read and to try again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import IntegrityError
+from django.db.models import Q
+from django.utils import timezone, translation
+
+from . import hl7v2
+from .apply import Outcome, apply_booking
+from .booking import Booking, NotApplied, NotTaken
+from .models import InboundMessage, MessageStatus, Protocol, SendingSystem
+
+logger = logging.getLogger(__name__)
+
+ACK_CODES = {
+    MessageStatus.APPLIED: "AA",
+    MessageStatus.UNCHANGED: "AA",
+    MessageStatus.FAILED: "AE",
+    MessageStatus.REJECTED: "AR",
+}
+
+
+def max_message_bytes() -> int:
+    return getattr(settings, "FEED_MAX_MESSAGE_BYTES", 1024 * 1024)
+
+
+def hl7_system(header: hl7v2.Header) -> SendingSystem | None:
+    """MSH-3/MSH-4 name the sender; a system registered without a facility matches any."""
+    candidates = SendingSystem.objects.select_related("actor").filter(
+        Q(hl7_facility=header.facility) | Q(hl7_facility=""), hl7_application=header.application, is_active=True
+    )
+    return min(candidates, key=lambda system: system.hl7_facility == "", default=None)
+
+
+def receive_hl7(raw: bytes, *, peer: str = "") -> bytes:
+    """Store, apply and acknowledge one MLLP block. Raises only if the raw store itself fails."""
+    message = InboundMessage.objects.create(protocol=Protocol.HL7, raw=raw, peer=peer[:64])
+    try:
+        header = hl7v2.read_header(raw)
+    except NotTaken as exc:
+        _finish(message, Outcome(MessageStatus.REJECTED, exc.reason))
+        return hl7v2.ack(hl7v2.Header(), "AR", exc.reason)
+    outcome = process_hl7(message, header)
+    return hl7v2.ack(header, ACK_CODES[outcome.status], outcome.reason)
+
+
+def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> Outcome:
+    """Apply a stored HL7 message (again, when a nurse asks to try again)."""
+    raw = bytes(message.raw)
+    try:
+        header = header or hl7v2.read_header(raw)
+    except NotTaken as exc:
+        return _finish(message, Outcome(MessageStatus.REJECTED, exc.reason))
+    message.control_id = header.control_id[:199]
+    message.message_type = header.type_name[:20]
+    if len(raw) > max_message_bytes():
+        reason = f"The message is {len(raw):,} bytes; the limit is {max_message_bytes():,}."
+        return _finish(message, Outcome(MessageStatus.REJECTED, reason))
+    system = hl7_system(header)
+    if system is None:
+        reason = (
+            f"Sending application “{header.application}” at facility “{header.facility}” (MSH-3/MSH-4) "
+            "is not registered here."
+        )
+        return _finish(message, Outcome(MessageStatus.REJECTED, reason))
+    message.system = system
+
+    def read() -> Booking:
+        return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz)
+
+    return apply_stored(message, system, read)
+
+
+def apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
+    # Reasons go back to the sender and into the stored row: in the site's language, whoever asks.
+    with translation.override(settings.LANGUAGE_CODE):
+        return _apply_stored(message, system, read)
+
+
+def _apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
+    try:
+        booking = read()
+        message.message_at = booking.message_at
+        message.filler_id = booking.filler_id[:120]
+        if _is_resend(message):
+            outcome = Outcome(MessageStatus.UNCHANGED, "Already applied: this is a resend of the same message.")
+        else:
+            outcome = _apply_once_more_on_a_clash(system, booking, message)
+    except NotTaken as exc:
+        outcome = Outcome(MessageStatus.REJECTED, exc.reason)
+    except NotApplied as exc:
+        outcome = Outcome(MessageStatus.FAILED, exc.reason)
+    except Exception:
+        # Kept for a nurse to try again; the sender is told it was not applied.
+        logger.exception("inbound message failed", extra={"message_id": message.pk})
+        outcome = Outcome(MessageStatus.FAILED, "An unexpected error stopped this message; it is kept to try again.")
+    _finish(message, outcome)
+    if outcome.settled and message.filler_id:
+        _supersede(message)
+    return outcome
+
+
+def _apply_once_more_on_a_clash(system: SendingSystem, booking: Booking, message: InboundMessage) -> Outcome:
+    # Another listener process may create the same child or appointment row at the same
+    # moment; its transaction has committed by the time ours fails, so a second go finds it.
+    try:
+        return apply_booking(system=system, booking=booking, message=message)
+    except IntegrityError:
+        return apply_booking(system=system, booking=booking, message=message)
+
+
+def _is_resend(message: InboundMessage) -> bool:
+    if not message.control_id:
+        return False
+    return (
+        InboundMessage.objects.filter(
+            system=message.system,
+            protocol=message.protocol,
+            control_id=message.control_id,
+            message_at=message.message_at,
+            status__in=(MessageStatus.APPLIED, MessageStatus.UNCHANGED),
+        )
+        .exclude(pk=message.pk)
+        .exists()
+    )
+
+
+def _supersede(message: InboundMessage) -> None:
+    """Failed messages for this appointment that this newer one replaces leave the work queue."""
+    InboundMessage.objects.filter(
+        system=message.system,
+        filler_id=message.filler_id,
+        status=MessageStatus.FAILED,
+        message_at__lte=message.message_at,
+    ).exclude(pk=message.pk).update(
+        status=MessageStatus.UNCHANGED,
+        reason=f"Replaced by a later message for this appointment (#{message.pk}).",
+        handled_at=timezone.now(),
+    )
+
+
+def _finish(message: InboundMessage, outcome: Outcome) -> Outcome:
+    message.status = outcome.status
+    message.reason = " ".join([outcome.reason, *outcome.notes]).strip()
+    if outcome.procedure is not None:
+        message.procedure = outcome.procedure
+    message.attempts += 1
+    message.handled_at = timezone.now()
+    if message.pk is None:
+        message.save()
+    else:  # the raw bytes were stored on arrival and never change
+        message.save(
+            update_fields=[f.name for f in InboundMessage._meta.concrete_fields if f.name not in ("id", "raw")]
+        )
+    logger.info(
+        "inbound message handled",
+        extra={"message_id": message.pk, "status": message.status, "system_id": message.system_id},
+    )
+    return outcome
+
+
+def try_again(message: InboundMessage) -> Outcome:
+    """A nurse's "try again" after the mapping was fixed: the same path as on arrival."""
+    if message.protocol == Protocol.FHIR:
+        from .fhir import process_fhir
+
+        return process_fhir(message)
+    return process_hl7(message)

@@ -1,0 +1,269 @@
+"""Who may send us schedules, how their codes map to ours, and every message they sent."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import zoneinfo
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Role, User
+from procedures.models import Location, Patient, Procedure, ProcedureKind, Sedation, scoped, validate_time_zone
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+class SendingSystemQuerySet(models.QuerySet["SendingSystem"]):
+    def visible_to(self, user: User) -> SendingSystemQuerySet:
+        return scoped(self, user, nurse=Q(pk__in=SendingSystem.objects.filter(clinics__nurses=user.pk)), guardian=None)
+
+
+class SendingSystem(models.Model):
+    """A hospital system (or the interface engine in front of it) that books procedures for us."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    hl7_application = models.CharField(
+        _("HL7 sending application"), max_length=180, blank=True, help_text=_("MSH-3 as the engine sends it.")
+    )
+    hl7_facility = models.CharField(
+        _("HL7 sending facility"), max_length=180, blank=True, help_text=_("MSH-4 as the engine sends it.")
+    )
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="America/Chicago",
+        validators=[validate_time_zone],
+        help_text=_("For times the system sends without a UTC offset."),
+    )
+    arrival_lead_minutes = models.PositiveSmallIntegerField(
+        _("arrive this many minutes before the start"), default=60, validators=[MaxValueValidator(360)]
+    )
+    clinics = models.ManyToManyField(
+        Location, related_name="sending_systems", verbose_name=_("clinics it books for"), blank=True
+    )
+    # Every change a message makes is recorded with this account as the actor.
+    actor = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sending_system", editable=False
+    )
+    is_active = models.BooleanField(_("accepting messages"), default=True)
+
+    objects = SendingSystemQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("sending system")
+        verbose_name_plural = _("sending systems")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hl7_application", "hl7_facility"],
+                condition=~Q(hl7_application=""),
+                name="feed_system_unique_hl7_sender",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.actor_id is None:
+            # Inactive with no password: the account can never log in or reset a password.
+            self.actor = User.objects.create_user(
+                email=f"system-{secrets.token_hex(6)}@record-system.invalid",
+                full_name=f"{self.name} (record system)",
+                role=Role.SYSTEM,
+                is_active=False,
+            )
+        elif self.actor.full_name != f"{self.name} (record system)":
+            User.objects.filter(pk=self.actor_id).update(full_name=f"{self.name} (record system)")
+        super().save(*args, **kwargs)
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A FHIR client's bearer token. Only its hash is kept; the token is shown once."""
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="tokens")
+    label = models.CharField(_("label"), max_length=80, blank=True)
+    prefix = models.CharField(_("starts with"), max_length=12, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.system})"
+
+    def set_new_token(self) -> str:
+        """Give this row a fresh token; returns the clear text, which is not stored."""
+        token = "mr_" + secrets.token_urlsafe(32)
+        self.prefix = token[:10]
+        self.token_hash = _hash(token)
+        return token
+
+    @classmethod
+    def find_active(cls, token: str) -> ApiToken | None:
+        return (
+            cls.objects.select_related("system__actor")
+            .filter(token_hash=_hash(token), revoked_at__isnull=True, system__is_active=True)
+            .first()
+        )
+
+
+class LocationCode(models.Model):
+    """The system's code for a place (AIL-3, Appointment's Location) and our clinic."""
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="location_codes")
+    code = models.CharField(_("their code"), max_length=80)
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+", verbose_name=_("clinic"))
+
+    class Meta:
+        verbose_name = _("location code")
+        verbose_name_plural = _("location codes")
+        constraints = [models.UniqueConstraint(fields=["system", "code"], name="feed_location_code_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code} → {self.location}"
+
+
+class ServiceCode(models.Model):
+    """The system's code for a service (AIS-3, Appointment.serviceType): which procedure, which sedation."""
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="service_codes")
+    code = models.CharField(_("their code"), max_length=80)
+    kind = models.CharField(_("procedure"), max_length=16, choices=ProcedureKind.choices)
+    sedation = models.CharField(_("sedation"), max_length=16, choices=Sedation.choices)
+
+    class Meta:
+        verbose_name = _("service code")
+        verbose_name_plural = _("service codes")
+        constraints = [models.UniqueConstraint(fields=["system", "code"], name="feed_service_code_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code} → {self.get_kind_display()}, {self.get_sedation_display()}"
+
+
+class ExternalPatient(models.Model):
+    """A child as a sending system knows it: its MRN there (PID-3) and, for FHIR, its resource id."""
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="patients")
+    mrn = models.CharField(_("their MRN"), max_length=64)
+    resource_id = models.CharField(_("FHIR Patient id"), max_length=64, blank=True)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("child in a sending system")
+        verbose_name_plural = _("children in sending systems")
+        constraints = [models.UniqueConstraint(fields=["system", "mrn"], name="feed_patient_unique_mrn")]
+
+    def __str__(self) -> str:
+        return f"{self.system}: {self.mrn}"
+
+
+class ExternalAppointment(models.Model):
+    """One appointment in a sending system (its filler id) and what we last applied for it.
+
+    Messages are ordered by the time the sender stamped on them, never by
+    arrival: one older than `last_message_at` changes nothing.
+    """
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="appointments")
+    filler_id = models.CharField(_("their appointment id"), max_length=120)
+    procedure = models.ForeignKey(Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_message_at = models.DateTimeField(_("time of the last applied message"), null=True, blank=True)
+    cancelled = models.BooleanField(_("cancelled there"), default=False)
+
+    class Meta:
+        verbose_name = _("appointment in a sending system")
+        verbose_name_plural = _("appointments in sending systems")
+        constraints = [models.UniqueConstraint(fields=["system", "filler_id"], name="feed_appointment_unique_id")]
+
+    def __str__(self) -> str:
+        return f"{self.system}: {self.filler_id}"
+
+    def is_newer(self, message_at: datetime) -> bool:
+        return self.last_message_at is None or message_at >= self.last_message_at
+
+
+class Protocol(models.TextChoices):
+    HL7 = "hl7v2", _("HL7 v2 over MLLP")
+    FHIR = "fhir", _("FHIR R4")
+
+
+class MessageStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    APPLIED = "applied", _("Applied")
+    UNCHANGED = "unchanged", _("Nothing to change")
+    FAILED = "failed", _("Could not be applied")
+    REJECTED = "rejected", _("Not a message we take")
+
+
+class InboundMessageQuerySet(models.QuerySet["InboundMessage"]):
+    def visible_to(self, user: User) -> InboundMessageQuerySet:
+        return scoped(
+            self, user, nurse=Q(system__in=SendingSystem.objects.filter(clinics__nurses=user.pk)), guardian=None
+        )
+
+    def to_fix(self) -> InboundMessageQuerySet:
+        return self.filter(status=MessageStatus.FAILED)
+
+
+class InboundMessage(models.Model):
+    """Every message as it arrived, stored before anything is done with it."""
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    protocol = models.CharField(_("protocol"), max_length=8, choices=Protocol.choices)
+    raw = models.BinaryField(_("message as received"))
+    received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
+    peer = models.CharField(_("sent from"), max_length=64, blank=True)
+    control_id = models.CharField(_("message control id"), max_length=199, blank=True)
+    message_type = models.CharField(_("type"), max_length=20, blank=True)
+    message_at = models.DateTimeField(_("message time"), null=True, blank=True)
+    filler_id = models.CharField(_("their appointment id"), max_length=120, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=MessageStatus.choices, default=MessageStatus.RECEIVED)
+    reason = models.TextField(_("reason"), blank=True)
+    procedure = models.ForeignKey(Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    handled_at = models.DateTimeField(_("last handled"), null=True, blank=True)
+
+    objects = InboundMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        ordering = ["-received_at", "-pk"]
+        indexes = [
+            # The nurses' work queue and the dashboard count.
+            models.Index(fields=["status", "system"], name="feed_msg_status_system"),
+            # Recognising a resend after a lost acknowledgement.
+            models.Index(fields=["system", "control_id"], name="feed_msg_control_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_protocol_display()} {self.message_type} {self.control_id} ({self.get_status_display()})"
+
+    @property
+    def text(self) -> str:
+        """The raw message for reading: one segment per line, undecodable bytes shown as escapes."""
+        data = bytes(self.raw)
+        if self.protocol == Protocol.HL7:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return data.decode("utf-8", errors="backslashreplace")

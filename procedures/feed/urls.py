@@ -1,0 +1,22 @@
+"""Included into the nurse pages (namespace "nurse")."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.message_list, name="feed_message_list"),
+    path("<id:pk>/", views.message_detail, name="feed_message_detail"),
+    path("<id:pk>/try-again/", views.message_retry, name="feed_message_retry"),
+]
+
+# Mounted at /fhir/ in portal/urls.py.
+fhir_patterns = (
+    [
+        path("", views.fhir_bundle, name="bundle"),
+        path("Appointment", views.fhir_appointment, name="appointment"),
+    ],
+    "fhir",
+)

@@ -1,0 +1,217 @@
+"""FHIR R4 Appointments POSTed to the running server, built with fhir.resources as a client would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from django.utils import timezone
+from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.location import Location as FhirLocation
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.patient import Patient as FhirPatient
+from fhir.resources.R4B.relatedperson import RelatedPerson
+
+from procedures.feed.models import ApiToken, InboundMessage, MessageStatus
+from procedures.models import Guardian, Patient, Procedure, ProcedureStatus
+from reminders.models import Kind, Reminder
+
+from .test_hl7_listener import _start
+
+
+@pytest.fixture
+def token(epic) -> str:
+    row = ApiToken(system=epic, label="Lakeside FHIR gateway")
+    clear = row.set_new_token()
+    row.save()
+    return clear
+
+
+def post(live_server, path: str, body: str | bytes, *, token: str | None, content_type: str = "application/fhir+json"):
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(f"{live_server.url}/fhir/{path}", data=data, method="POST")  # noqa: S310
+    request.add_header("Content-Type", content_type)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own test server
+            return response.status, dict(response.headers), OperationOutcome.model_validate_json(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), OperationOutcome.model_validate_json(error.read())
+
+
+def appointment(
+    *, ident: str = "APT-1", status: str = "booked", start: dt.datetime | None = None, updated=None, patient_ref: str
+) -> Appointment:
+    start = start or _start()
+    return Appointment(
+        meta={"lastUpdated": updated or timezone.now()},
+        identifier=[{"system": "urn:oid:1.2.840.114350.1", "value": ident}],
+        status=status,
+        serviceType=[{"coding": [{"system": "urn:lakeside:services", "code": "BMAB-GA"}]}],
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        participant=[
+            {"actor": {"reference": patient_ref}, "status": "accepted"},
+            {"actor": {"reference": "urn:uuid:loc-1"}, "status": "accepted"},
+        ],
+    )
+
+
+def bundle(appt: Appointment, *, with_family: bool = True) -> str:
+    child = FhirPatient(
+        id="pat-77",
+        identifier=[
+            {
+                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                "value": "F777",
+            },
+        ],
+        name=[{"family": "Nguyen", "given": ["Linh"]}],
+        birthDate="2016-05-20",
+        communication=[{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "en-US"}]}}],
+    )
+    mother = RelatedPerson(
+        patient={"reference": "urn:uuid:pat-1"},
+        relationship=[{"coding": [{"code": "MTH", "display": "Mother"}]}],
+        name=[{"family": "Nguyen", "given": ["Thu"]}],
+        telecom=[
+            {"system": "phone", "use": "mobile", "value": "+13125550177"},
+            {"system": "email", "value": "thu.nguyen@example.org"},
+        ],
+    )
+    place = FhirLocation(identifier=[{"value": "ONC-PROC"}], name="Day Unit")
+    entries = [
+        {"fullUrl": "urn:uuid:pat-1", "resource": child, "request": {"method": "PUT", "url": "Patient/pat-77"}},
+        {"fullUrl": "urn:uuid:loc-1", "resource": place, "request": {"method": "POST", "url": "Location"}},
+        {"resource": appt, "request": {"method": "POST", "url": "Appointment"}},
+    ]
+    if with_family:
+        entries.insert(
+            1,
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": mother,
+                "request": {"method": "POST", "url": "RelatedPerson"},
+            },
+        )
+    return Bundle(type="transaction", entry=entries).model_dump_json(exclude_none=True)
+
+
+def test_a_transaction_bundle_books_and_a_resend_changes_nothing(live_server, token, clinic):
+    body = bundle(appointment(patient_ref="urn:uuid:pat-1"))
+    status, headers, outcome = post(live_server, "", body, token=token)
+    assert status == 201, outcome
+    assert headers["Content-Type"] == "application/fhir+json"
+    assert outcome.issue[0].severity == "information"
+    procedure = Procedure.objects.get()
+    assert procedure.scheduled_start == _start() and procedure.location == clinic
+    assert procedure.patient.mrn == "F777" and procedure.patient.first_name == "Linh"
+    mother = Guardian.objects.get()
+    assert (mother.user.email, mother.mobile_number, mother.relationship) == (
+        "thu.nguyen@example.org",
+        "+13125550177",
+        "Mother",
+    )
+    assert Reminder.objects.filter(kind=Kind.INVITATION).count() == 1
+
+    status, _, outcome = post(live_server, "", body, token=token)
+    assert status == 200 and "Nothing to change" in outcome.issue[0].diagnostics
+    assert Procedure.objects.count() == 1 and Guardian.objects.count() == 1
+    assert Reminder.objects.filter(kind=Kind.INVITATION).count() == 1
+
+
+def test_an_appointment_alone_refers_to_the_patient_sent_before(live_server, token):
+    earlier = timezone.now() - dt.timedelta(minutes=10)
+    assert (
+        post(live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1", updated=earlier)), token=token)[0] == 201
+    )
+    moved = appointment(patient_ref="Patient/pat-77", start=_start(days=6))
+    moved.participant[1].actor.reference = "Location/ONC-PROC"
+    status, _, outcome = post(live_server, "Appointment", moved.model_dump_json(exclude_none=True), token=token)
+    assert status == 200, outcome
+    procedure = Procedure.objects.get()
+    assert procedure.scheduled_start == _start(days=6) and procedure.version == 2
+
+    cancelled = appointment(patient_ref="Patient/pat-77", status="cancelled")
+    status, _, _ = post(live_server, "Appointment", cancelled.model_dump_json(exclude_none=True), token=token)
+    assert status == 200
+    procedure.refresh_from_db()
+    assert procedure.status == ProcedureStatus.CANCELLED
+
+
+def test_errors_are_operation_outcomes_with_fitting_codes(live_server, token, epic):
+    good = bundle(appointment(patient_ref="urn:uuid:pat-1"))
+    status, headers, outcome = post(live_server, "", good, token=None)
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+    assert outcome.issue[0].code == "login"
+    assert post(live_server, "", good, token="mr_not-a-real-token")[0] == 401
+    assert post(live_server, "", good, token=token, content_type="text/plain")[0] == 415
+
+    status, _, outcome = post(live_server, "", b"{not json", token=token)
+    assert status == 400 and "not JSON" in outcome.issue[0].diagnostics
+    status, _, outcome = post(
+        live_server, "", '{"resourceType": "Bundle", "type": "transaction", "entry": 5}', token=token
+    )
+    assert status == 400 and outcome.issue[0].code == "invalid"
+    status, _, outcome = post(live_server, "Appointment", good, token=token)
+    assert status == 400 and "takes Appointment resources" in outcome.issue[0].diagnostics
+
+    status, _, outcome = post(
+        live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1", start=_start(days=-2))), token=token
+    )
+    assert status == 422 and "The start is in the past" in outcome.issue[0].diagnostics
+    status, _, outcome = post(
+        live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1"), with_family=False), token=token
+    )
+    assert status == 422 and "no parent or guardian" in outcome.issue[0].diagnostics
+    alone = appointment(ident="APT-9", patient_ref="Patient/never-sent")
+    status, _, outcome = post(live_server, "Appointment", alone.model_dump_json(exclude_none=True), token=token)
+    assert status == 422 and "was not sent before" in outcome.issue[0].diagnostics
+
+    assert not Procedure.objects.exists() and not Patient.objects.exists()
+    # What was authenticated is kept; what could not be applied waits in the nurses' queue.
+    assert InboundMessage.objects.filter(status=MessageStatus.FAILED).count() == 3
+    ApiToken.objects.update(revoked_at=timezone.now())
+    assert post(live_server, "", good, token=token)[0] == 401
+
+
+def test_a_token_is_shown_once_in_the_admin_and_kept_only_as_a_hash(client, admin_user, epic):
+    client.force_login(admin_user)
+    response = client.post("/admin/feed/apitoken/add/", {"system": epic.pk, "label": "gateway"}, follow=True)
+    text = response.content.decode()
+    assert "Copy it now" in text
+    row = ApiToken.objects.get()
+    clear = text.split("The new token is ", 1)[1].split(".", 1)[0]
+    assert clear.startswith(row.prefix) and clear not in json.dumps(list(ApiToken.objects.values()), default=str)
+    assert ApiToken.find_active(clear) == row
+    client.post("/admin/feed/apitoken/", {"action": "revoke", "_selected_action": [row.pk]})
+    assert ApiToken.find_active(clear) is None
+
+
+def test_a_cancel_before_its_booking_is_not_undone_by_the_late_booking(live_server, token):
+    booked_at = timezone.now() - dt.timedelta(minutes=5)
+    cancel = appointment(patient_ref="Patient/pat-77", status="cancelled")
+    status, _, outcome = post(live_server, "Appointment", cancel.model_dump_json(exclude_none=True), token=token)
+    assert status == 200, outcome
+    late = bundle(appointment(patient_ref="urn:uuid:pat-1", updated=booked_at))
+    status, _, outcome = post(live_server, "", late, token=token)
+    assert status == 200 and "Older" in outcome.issue[0].diagnostics
+    assert not Procedure.objects.exists()
+
+
+def test_a_logical_reference_by_mrn_finds_the_child(live_server, token, clinic):
+    post(live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1")), token=token)
+    second = appointment(ident="APT-2", patient_ref="Patient/unknown-id", start=_start(days=7))
+    second.participant[0].actor.reference = None
+    second.participant[0].actor.type = "Patient"
+    second.participant[0].actor.identifier = {"system": "urn:lakeside:mrn", "value": "F777"}
+    second.participant[1].actor.reference = "Location/ONC-PROC"
+    status, _, outcome = post(live_server, "Appointment", second.model_dump_json(exclude_none=True), token=token)
+    assert status == 201, outcome
+    assert Procedure.objects.filter(patient__mrn="F777").count() == 2
