@@ -65,6 +65,9 @@ def body_digest(body: str) -> str:
 
 class Transport:
     name = ""
+    # A transport into this database: its hand-overs commit with the move to sent, so a batch
+    # can share one transaction. A provider across the network gets one transaction per message.
+    local = False
 
     def send(self, message: Message) -> str:
         """Hand the message over; return the provider's id for it.
@@ -81,6 +84,7 @@ class OutboxTransport(Transport):
     """Keeps the message in the database (the embedded default, and for demos)."""
 
     name = "outbox"
+    local = True
 
     def send(self, message: Message) -> str:
         row = OutboxMessage.objects.create(
