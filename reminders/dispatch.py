@@ -284,6 +284,7 @@ def _hand_over(transport: Transport, group: list[_Claimed], now: dt.datetime) ->
         # A STOP may have come in meanwhile.
         guardian_ids = {item.reminder.guardian_id for item in group if item.reminder.guardian_id}
         guardians = Guardian.objects.select_related("user").in_bulk(guardian_ids) if guardian_ids else {}
+        ready: list[_Claimed] = []
         for item in group:
             reminder = item.reminder
             if reminder.procedure_id:
@@ -296,18 +297,25 @@ def _hand_over(transport: Transport, group: list[_Claimed], now: dt.datetime) ->
             refused = _not_wanted(reminder, now)
             if refused:
                 results[reminder.pk] = _withdraw(reminder, item.attempt, *refused)
-                continue
-            try:
-                provider_id = transport.send(item.message)
-            except DeliveryError as error:
-                results[reminder.pk] = _failed(reminder, item.attempt, error)
-                continue
-            except OutcomeUnknown as error:
-                results[reminder.pk] = _unknown(reminder, item.attempt, str(error))
-                continue
-            reminder.provider_message_id = provider_id[:64]
+            else:
+                ready.append(item)
+        if transport.local:
+            # Rows of this database, in this transaction: all of them are kept with the move to sent, or none.
+            provider_ids = transport.send_many([item.message for item in ready]) if ready else []
+            delivered = list(zip(ready, provider_ids, strict=True))
+        else:
+            delivered = []
+            for item in ready:
+                try:
+                    delivered.append((item, transport.send(item.message)))
+                except DeliveryError as error:
+                    results[item.reminder.pk] = _failed(item.reminder, item.attempt, error)
+                except OutcomeUnknown as error:
+                    results[item.reminder.pk] = _unknown(item.reminder, item.attempt, str(error))
+        for item, provider_id in delivered:
+            item.reminder.provider_message_id = provider_id[:64]
             sent.append(item)
-            results[reminder.pk] = Status.SENT
+            results[item.reminder.pk] = Status.SENT
         if sent:
             _record_sent(sent, now)
     for item in sent:
@@ -326,10 +334,26 @@ def _record_sent(sent: list[_Claimed], now: dt.datetime) -> None:
     reminders = [item.reminder for item in sent]
     for reminder in reminders:
         reminder.status, reminder.sent_at, reminder.last_error, reminder.updated_at = Status.SENT, now, "", finished
-    # One statement; each row moves only if it is still sending (bulk_update keeps the filter).
-    Reminder.objects.filter(status=Status.SENDING).bulk_update(
-        reminders, ["status", "sent_at", "provider_message_id", "last_error", "updated_at"]
-    )
+    # Each row moves only if it is still sending. PostgreSQL: one statement for the batch;
+    # elsewhere (SQLite, in-process) one per row.
+    quote = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    table = quote(Reminder._meta.db_table)
+    assign = "status = %s, sent_at = %s, last_error = '', updated_at = %s, provider_message_id = "
+    common = [Status.SENT.value, adapt(now), adapt(finished)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            rows = ", ".join(["(%s, %s)"] * len(reminders))
+            cursor.execute(
+                f"UPDATE {table} AS r SET {assign}v.column2 FROM (VALUES {rows}) AS v"  # noqa: S608
+                " WHERE r.id = v.column1 AND r.status = %s",
+                [*common, *(x for r in reminders for x in (r.pk, r.provider_message_id)), Status.SENDING.value],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {assign}%s WHERE id = %s AND status = %s",  # noqa: S608
+                [[*common, r.provider_message_id, r.pk, Status.SENDING.value] for r in reminders],
+            )
     _apply_early_statuses(reminders)
 
 

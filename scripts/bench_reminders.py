@@ -99,15 +99,14 @@ def noop_round(app, broker, count: int) -> float:
     return count / (time.monotonic() - began)
 
 
-def seed(count: int, procedures: int, nurse, location) -> list[int]:
-    """Book procedures the way a nurse does, then copy their planned reminders as resends up to `count`."""
+def book(procedures: int, nurse, location) -> list:
+    """Book procedures the way a nurse does (their reminders are planned by the booking); keep those as templates."""
     from django.utils import timezone
 
     from procedures import services
     from reminders.models import ACCOUNT_KINDS, Reminder, Status
     from tests.factories import GuardianFactory, PatientFactory
 
-    first = Reminder.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     now = timezone.now()
     for i in range(procedures):
         guardian = GuardianFactory(
@@ -119,22 +118,28 @@ def seed(count: int, procedures: int, nurse, location) -> list[int]:
             patient=patient, kind="both", location=location, scheduled_start=arrival + dt.timedelta(hours=1),
             arrival_at=arrival, sedation="general", scheduled_by=nurse,
         )  # fmt: skip
-    planned = list(
-        Reminder.objects.filter(pk__gt=first, status=Status.SCHEDULED).exclude(kind__in=ACCOUNT_KINDS).order_by("pk")
-    )
-    copies = []
-    for n in range(count - len(planned)):
-        original = planned[n % len(planned)]
-        copies.append(
-            Reminder(
-                procedure_id=original.procedure_id, guardian_id=original.guardian_id, channel=original.channel,
-                kind=original.kind, due_at=original.due_at, valid_until=original.valid_until,
-                procedure_version=original.procedure_version, appointment_day=original.appointment_day,
-                resend_of=original,
-            )
-        )  # fmt: skip
-    Reminder.objects.bulk_create(copies, batch_size=2000)
-    return list(Reminder.objects.filter(pk__gt=first, status=Status.SCHEDULED).values_list("pk", flat=True))
+    templates = Reminder.objects.filter(status=Status.SCHEDULED).exclude(kind__in=ACCOUNT_KINDS)
+    # Beat runs from the start: the templates themselves never come due.
+    templates.update(due_at=now + dt.timedelta(days=30))
+    return list(templates.order_by("pk"))
+
+
+def seed(count: int, templates: list) -> list[int]:
+    """`count` resends of the planned reminders, not yet due."""
+    from django.utils import timezone
+
+    from reminders.models import Reminder
+
+    later = timezone.now() + dt.timedelta(days=1)
+    copies = [
+        Reminder(
+            procedure_id=t.procedure_id, guardian_id=t.guardian_id, channel=t.channel, kind=t.kind, due_at=later,
+            valid_until=later + dt.timedelta(hours=2), procedure_version=t.procedure_version,
+            appointment_day=t.appointment_day, resend_of=t,
+        )
+        for t in (templates[n % len(templates)] for n in range(count))
+    ]  # fmt: skip
+    return [r.pk for r in Reminder.objects.bulk_create(copies, batch_size=2000)]
 
 
 def reminder_round(ids: list[int], lead: float, timeout: float) -> dict[str, float]:
@@ -151,24 +156,31 @@ def reminder_round(ids: list[int], lead: float, timeout: float) -> dict[str, flo
     last = OutboxMessage.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     wanted = set(ids)
     deadline = time.monotonic() + lead + timeout
+    finished = False
+    gaps: dict[int, float] = {}  # ids below `last` not seen yet (a transaction still open) -> since when
+    this_round = Reminder.objects.filter(pk__gte=min(ids), pk__lte=max(ids), resend_of__isnull=False)
     while time.monotonic() < deadline:
+        # Checked before the look, so the last look sees everything handed over.
+        finished = not this_round.filter(status__in=[Status.SCHEDULED, Status.QUEUED, Status.SENDING]).exists()
         with connection.cursor() as cursor:
-            # Rows commit out of id order; look back over the recent ones instead of trusting `> last`.
+            # Rows commit out of id order: besides the new ones, ask again for the gaps left behind.
             cursor.execute(
-                "SELECT id, reminder_id FROM reminders_outboxmessage WHERE id > %s", [max(last - 5000, 0)]
+                "SELECT id, reminder_id FROM reminders_outboxmessage WHERE id > %s OR id = ANY(%s)", [last, list(gaps)]
             )
             found = cursor.fetchall()
         at = (timezone.now() - due).total_seconds()
         for pk, reminder_id in found:
+            gaps.pop(pk, None)
             if pk not in seen and reminder_id in wanted:
                 seen[pk], rows[pk] = at, reminder_id
-        if found:
-            last = max(last, max(pk for pk, _ in found))
-        if len({r for r in rows.values()}) == len(wanted) and not Reminder.objects.filter(
-            pk__in=ids, status__in=[Status.SCHEDULED, Status.QUEUED, Status.SENDING]
-        ).exists():
+        top = max((pk for pk, _ in found), default=last)
+        new_ids = {pk for pk, _ in found}
+        gaps.update({pk: at for pk in range(last + 1, top) if pk not in new_ids})
+        gaps = {pk: since for pk, since in gaps.items() if at - since < 60}  # rolled back: never coming
+        last = max(last, top)
+        if finished:
             break
-        time.sleep(0.1)
+        time.sleep(0.2)
     time.sleep(1)  # anything sent twice shows up by now
     per: dict[int, int] = {}
     for reminder_id in OutboxMessage.objects.filter(reminder_id__in=ids).values_list("reminder_id", flat=True):
@@ -182,7 +194,9 @@ def reminder_round(ids: list[int], lead: float, timeout: float) -> dict[str, flo
     return {
         "handed": len(per),
         "duplicates": sum(n - 1 for n in per.values() if n > 1),
-        "lost": len(wanted) - len(per),
+        # Not handed over: lost when the round finished, still on the way when it timed out.
+        "lost": len(wanted) - len(per) if finished else 0,
+        "unfinished": 0 if finished else len(wanted) - len(per),
         "p50": q[49],
         "p99": q[98],
         "max": done,
@@ -225,7 +239,7 @@ def main() -> None:
 
     from portal.celery import app
     from portal.models import Role
-    from reminders.models import OutboxMessage
+    from reminders.models import Reminder, Status
     from tests.factories import LocationFactory, UserFactory
 
     call_command("migrate", verbosity=0)
@@ -236,6 +250,9 @@ def main() -> None:
     nurse = UserFactory(role=Role.NURSE, email="bench-nurse@example.org")
     location.nurses.add(nurse)
 
+    templates = book(args.procedures, nurse, location)
+    channels = sorted({t.channel for t in templates})
+    print(f"{args.procedures} procedures booked: {len(templates)} planned reminders ({', '.join(channels)}) to copy")
     log = ROOT / "var" / "bench-reminders.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text("")
@@ -256,16 +273,22 @@ def main() -> None:
             noop_rate = noop_round(app, broker, args.noop)
             with connection.cursor() as cursor:
                 cursor.execute("TRUNCATE reminders_outboxmessage")
-            ids = seed(args.count, args.procedures, nurse, location)
-            assert not OutboxMessage.objects.exists()
+            ids = seed(args.count, templates)
             result = reminder_round(ids, args.lead, args.timeout)
+            # What a timed-out round left behind must not run into the next one.
+            Reminder.objects.filter(pk__in=ids, status__in=[Status.SCHEDULED, Status.QUEUED, Status.SENDING]).update(
+                status=Status.CANCELLED
+            )
+            broker.delete(*QUEUES)
             results.append((noop_rate, result))
             print(
                 f"round {number}: no-op {noop_rate:.0f} tasks/s | {result['handed']}/{len(ids)} handed over, "
                 f"first claim {result['first_claim']:.1f} s after due, lateness p50 {result['p50']:.1f} s "
                 f"p99 {result['p99']:.1f} s max {result['max']:.1f} s | {result['queue_rate']:.0f}/s from first "
                 f"claim ({result['queue_rate'] / noop_rate:.2f}x no-op), {result['end_to_end_rate']:.0f}/s from due | "
-                f"duplicates {result['duplicates']}, lost {result['lost']} | {result['statuses']}",
+                f"duplicates {result['duplicates']}, lost {result['lost']}"
+                + (f", TIMED OUT with {result['unfinished']} not handed over" if result["unfinished"] else "")
+                + f" | {result['statuses']}",
                 flush=True,
             )
     finally:
@@ -282,7 +305,7 @@ def main() -> None:
             f"median: no-op {noop:.0f}/s, reminders {median('queue_rate'):.0f}/s from first claim ({ratio:.2f}x), "
             f"lateness p50 {median('p50'):.1f} s p99 {median('p99'):.1f} s max {median('max'):.1f} s"
         )
-    bad = any(r["duplicates"] or r["lost"] for _, r in results)
+    bad = any(r["duplicates"] or r["lost"] or r["unfinished"] for _, r in results)
     sys.exit(1 if bad else 0)
 
 
