@@ -23,7 +23,7 @@ reminder rate to the no-op rate.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/marrow_rem_bench \\
     REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python scripts/bench_reminders.py \\
-        [--count 10000] [--concurrency 2] [--rounds 2] [--noop 10000]
+        [--count 10000] [--concurrency 2] [--rounds 3] [--noop 5000]
 
 It flushes its own database first (created if missing) and uses the queues
 bench, bench-sms and bench-email. Not a test: timings vary with the machine.
@@ -211,8 +211,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (one prefork worker)")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--noop", type=int, default=10_000, help="no-op tasks per no-op round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--noop", type=int, default=5_000, help="no-op tasks per no-op round")
     parser.add_argument("--procedures", type=int, default=100, help="procedures booked per round")
     parser.add_argument("--lead", type=float, default=10.0, help="seconds from seeding to the due moment")
     parser.add_argument("--timeout", type=float, default=300.0)
