@@ -3,9 +3,10 @@
 
 Real celery beat (the database scheduler, the beat schedule in portal/settings.py)
 runs the dispatch task; real worker processes of the project's Celery app claim,
-render and hand over; the channel is the outbox transport (a provider on this
-machine: each hand-over is a row committed with the move to sent). The benchmark
-only seeds and watches:
+render and hand over. The channel: the outbox transport (each hand-over a row
+committed with the move to sent), or with `--provider twilio` texts only, through
+the Twilio transport to a fake Twilio API in this process that answers at once.
+The benchmark only seeds and watches:
 
 1. a no-op round: `--noop` tasks (Celery's built-in `celery.accumulate`) through
    the same worker on the same Redis, timed until the queue is empty and nothing
@@ -13,7 +14,8 @@ only seeds and watches:
 2. a reminder round: procedures booked through procedures.services (which plans
    their reminders), then each planned reminder copied as a resend until there
    are `--count`; all made due at one moment a few seconds ahead; the benchmark
-   polls the outbox and stamps each hand-over when it becomes visible.
+   polls the outbox and stamps each hand-over when it becomes visible (or the
+   fake Twilio stamps each text it is given).
 
 Rounds alternate (no-op, reminders, no-op, reminders ...) so the ratio compares
 the same minutes of a shared machine. Reported per round and as medians:
@@ -23,7 +25,7 @@ reminder rate to the no-op rate.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/marrow_rem_bench \\
     REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python scripts/bench_reminders.py \\
-        [--count 10000] [--concurrency 2] [--rounds 3] [--noop 5000]
+        [--count 10000] [--concurrency 2] [--rounds 3] [--noop 5000] [--provider twilio]
 
 It flushes its own database first (created if missing) and uses the queues
 bench, bench-sms and bench-email. Not a test: timings vary with the machine.
@@ -33,12 +35,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -46,6 +52,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 QUEUE = "bench"
 QUEUES = (QUEUE, f"{QUEUE}-sms", f"{QUEUE}-email")
+
+
+class FakeTwilio(BaseHTTPRequestHandler):
+    """Twilio's Messages API, answering at once: takes each text and notes when it came."""
+
+    def do_POST(self) -> None:
+        fields = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        with self.server.lock:
+            sid = f"SM{len(self.server.received):032d}"
+            self.server.received.append((dt.datetime.now(dt.UTC), fields["To"][0]))
+        body = json.dumps({"sid": sid, "status": "queued"}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def start_fake_twilio() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTwilio)
+    server.daemon_threads = True
+    server.received, server.lock = [], threading.Lock()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def ensure_database(url: str) -> None:
@@ -142,7 +175,7 @@ def seed(count: int, templates: list) -> list[int]:
     return [r.pk for r in Reminder.objects.bulk_create(copies, batch_size=2000)]
 
 
-def reminder_round(ids: list[int], lead: float, timeout: float) -> dict[str, float]:
+def reminder_round(ids: list[int], lead: float, timeout: float, twilio: ThreadingHTTPServer | None) -> dict:
     from django.db import connection
     from django.db.models import Count
     from django.utils import timezone
@@ -150,6 +183,7 @@ def reminder_round(ids: list[int], lead: float, timeout: float) -> dict[str, flo
     from reminders.models import OutboxMessage, Reminder, Status
 
     due = timezone.now() + dt.timedelta(seconds=lead)
+    received_before = len(twilio.received) if twilio else 0
     Reminder.objects.filter(pk__in=ids).update(due_at=due, valid_until=due + dt.timedelta(hours=2))
     seen: dict[int, float] = {}  # outbox row -> when it became visible (seconds after due)
     rows: dict[int, int] = {}  # outbox row -> reminder
@@ -182,27 +216,35 @@ def reminder_round(ids: list[int], lead: float, timeout: float) -> dict[str, flo
             break
         time.sleep(0.2)
     time.sleep(1)  # anything sent twice shows up by now
-    per: dict[int, int] = {}
-    for reminder_id in OutboxMessage.objects.filter(reminder_id__in=ids).values_list("reminder_id", flat=True):
-        per[reminder_id] = per.get(reminder_id, 0) + 1
-    lateness = sorted(seen.values())
+    if twilio:
+        # Texts carry no reminder id: texts at the provider beyond the reminders sent are duplicates.
+        with twilio.lock:
+            lateness = sorted((at - due).total_seconds() for at, _to in twilio.received[received_before:])
+        handed = this_round.filter(status=Status.SENT).count()
+        duplicates = len(lateness) - handed
+    else:
+        per: dict[int, int] = {}
+        for reminder_id in OutboxMessage.objects.filter(reminder_id__in=ids).values_list("reminder_id", flat=True):
+            per[reminder_id] = per.get(reminder_id, 0) + 1
+        lateness = sorted(seen.values())
+        handed, duplicates = len(per), sum(n - 1 for n in per.values())
     q = statistics.quantiles(lateness, n=100) if len(lateness) > 1 else [float("nan")] * 99
     first_queued = Reminder.objects.filter(pk__in=ids).order_by("queued_at").values_list("queued_at", flat=True)[0]
     queued_after_due = (first_queued - due).total_seconds() if first_queued else float("nan")
     done = lateness[-1] if lateness else float("nan")
     statuses = dict(Reminder.objects.filter(pk__in=ids).values_list("status").annotate(n=Count("pk")))
     return {
-        "handed": len(per),
-        "duplicates": sum(n - 1 for n in per.values() if n > 1),
+        "handed": handed,
+        "duplicates": duplicates,
         # Not handed over: lost when the round finished, still on the way when it timed out.
-        "lost": len(wanted) - len(per) if finished else 0,
-        "unfinished": 0 if finished else len(wanted) - len(per),
+        "lost": len(wanted) - handed if finished else 0,
+        "unfinished": 0 if finished else len(wanted) - handed,
         "p50": q[49],
         "p99": q[98],
         "max": done,
         "first_claim": queued_after_due,
-        "end_to_end_rate": len(per) / done if done > 0 else float("nan"),
-        "queue_rate": len(per) / (done - queued_after_due) if done > queued_after_due else float("nan"),
+        "end_to_end_rate": handed / done if done > 0 else float("nan"),
+        "queue_rate": handed / (done - queued_after_due) if done > queued_after_due else float("nan"),
         "statuses": statuses,
     }
 
@@ -216,6 +258,11 @@ def main() -> None:
     parser.add_argument("--procedures", type=int, default=100, help="procedures booked per round")
     parser.add_argument("--lead", type=float, default=10.0, help="seconds from seeding to the due moment")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--provider", choices=["outbox", "twilio"], default="outbox",
+        help="the outbox (a batch commits with its move to sent), or texts only, to a fake Twilio over HTTP "
+        "(one transaction per text, under the same share lock)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/marrow_rem_bench")
@@ -227,6 +274,13 @@ def main() -> None:
         OUTBOX_ECHO="0", SMS_BACKEND="outbox", REMINDER_EMAIL_BACKEND="outbox",
         SECRET_KEY=os.environ.get("SECRET_KEY", "benchmark-only-secret"), DJANGO_SETTINGS_MODULE="portal.settings",
     )  # fmt: skip
+    twilio = start_fake_twilio() if args.provider == "twilio" else None
+    if twilio:
+        os.environ.update(
+            SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="fake-provider",  # noqa: S106
+            TWILIO_FROM_NUMBER="+13125550000", NO_PROXY="127.0.0.1",
+            TWILIO_API_URL=f"http://127.0.0.1:{twilio.server_address[1]}",
+        )  # fmt: skip
     ensure_database(database_url)
 
     import django
@@ -251,6 +305,8 @@ def main() -> None:
     location.nurses.add(nurse)
 
     templates = book(args.procedures, nurse, location)
+    if twilio:
+        templates = [t for t in templates if t.channel == "sms"]
     channels = sorted({t.channel for t in templates})
     print(f"{args.procedures} procedures booked: {len(templates)} planned reminders ({', '.join(channels)}) to copy")
     log = ROOT / "var" / "bench-reminders.log"
@@ -274,7 +330,7 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("TRUNCATE reminders_outboxmessage")
             ids = seed(args.count, templates)
-            result = reminder_round(ids, args.lead, args.timeout)
+            result = reminder_round(ids, args.lead, args.timeout, twilio)
             # What a timed-out round left behind must not run into the next one.
             Reminder.objects.filter(pk__in=ids, status__in=[Status.SCHEDULED, Status.QUEUED, Status.SENDING]).update(
                 status=Status.CANCELLED
