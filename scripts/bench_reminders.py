@@ -177,7 +177,7 @@ def seed(count: int, templates: list) -> list[int]:
 
 def reminder_round(ids: list[int], lead: float, timeout: float, twilio: ThreadingHTTPServer | None) -> dict:
     from django.db import connection
-    from django.db.models import Count
+    from django.db.models import Count, Max, Min
     from django.utils import timezone
 
     from reminders.models import OutboxMessage, Reminder, Status
@@ -229,8 +229,9 @@ def reminder_round(ids: list[int], lead: float, timeout: float, twilio: Threadin
         lateness = sorted(seen.values())
         handed, duplicates = len(per), sum(n - 1 for n in per.values())
     q = statistics.quantiles(lateness, n=100) if len(lateness) > 1 else [float("nan")] * 99
-    first_queued = Reminder.objects.filter(pk__in=ids).order_by("queued_at").values_list("queued_at", flat=True)[0]
-    queued_after_due = (first_queued - due).total_seconds() if first_queued else float("nan")
+    queued = Reminder.objects.filter(pk__in=ids).aggregate(first=Min("queued_at"), last=Max("queued_at"))
+    queued_after_due = (queued["first"] - due).total_seconds() if queued["first"] else float("nan")
+    claiming = (queued["last"] - queued["first"]).total_seconds() if queued["first"] else float("nan")
     done = lateness[-1] if lateness else float("nan")
     statuses = dict(Reminder.objects.filter(pk__in=ids).values_list("status").annotate(n=Count("pk")))
     return {
@@ -243,6 +244,7 @@ def reminder_round(ids: list[int], lead: float, timeout: float, twilio: Threadin
         "p99": q[98],
         "max": done,
         "first_claim": queued_after_due,
+        "claiming": claiming,
         "end_to_end_rate": handed / done if done > 0 else float("nan"),
         "queue_rate": handed / (done - queued_after_due) if done > queued_after_due else float("nan"),
         "statuses": statuses,
@@ -339,7 +341,8 @@ def main() -> None:
             results.append((noop_rate, result))
             print(
                 f"round {number}: no-op {noop_rate:.0f} tasks/s | {result['handed']}/{len(ids)} handed over, "
-                f"first claim {result['first_claim']:.1f} s after due, lateness p50 {result['p50']:.1f} s "
+                f"first claim {result['first_claim']:.1f} s after due, all claimed in {result['claiming']:.1f} s, "
+                f"lateness p50 {result['p50']:.1f} s "
                 f"p99 {result['p99']:.1f} s max {result['max']:.1f} s | {result['queue_rate']:.0f}/s from first "
                 f"claim ({result['queue_rate'] / noop_rate:.2f}x no-op), {result['end_to_end_rate']:.0f}/s from due | "
                 f"duplicates {result['duplicates']}, lost {result['lost']}"
