@@ -213,8 +213,9 @@ TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="
 TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com").rstrip("/")
 if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
-# How often beat runs the reminder dispatcher, and when a message in flight counts as stuck.
-DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=15.0)
+# How often beat runs the reminder dispatcher (a due reminder waits up to this long to be
+# claimed; a run with nothing due is one index lookup), and when a message in flight counts as stuck.
+DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=5.0)
 REMINDER_STUCK_MINUTES = env.int("REMINDER_STUCK_MINUTES", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Marrow Ready <no-reply@marrowready.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -7,6 +7,7 @@ import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -65,6 +66,9 @@ def body_digest(body: str) -> str:
 
 class Transport:
     name = ""
+    # A transport into this database: its hand-overs commit with the move to sent, so a batch
+    # can share one transaction. A provider across the network gets one transaction per message.
+    local = False
 
     def send(self, message: Message) -> str:
         """Hand the message over; return the provider's id for it.
@@ -72,6 +76,10 @@ class Transport:
         Raise DeliveryError when the provider did not take it, OutcomeUnknown when it may have.
         """
         raise NotImplementedError
+
+    def send_many(self, messages: list[Message]) -> list[str]:
+        """Hand several over at once (a local transport: all of them, or none); their ids in order."""
+        return [self.send(message) for message in messages]
 
     def lookup(self, sent: Sent) -> Lookup:
         return Lookup(None, detail="This provider cannot be asked whether a message arrived.")
@@ -81,21 +89,29 @@ class OutboxTransport(Transport):
     """Keeps the message in the database (the embedded default, and for demos)."""
 
     name = "outbox"
+    local = True
 
     def send(self, message: Message) -> str:
-        row = OutboxMessage.objects.create(
-            channel=message.channel,
-            to=message.to,
-            subject=message.subject,
-            body=message.body,
-            reminder_id=message.reminder_id,
-            created_at=message.at or timezone.now(),
+        return self.send_many([message])[0]
+
+    def send_many(self, messages: list[Message]) -> list[str]:
+        rows = OutboxMessage.objects.bulk_create(
+            OutboxMessage(
+                channel=message.channel,
+                to=message.to,
+                subject=message.subject,
+                body=message.body,
+                reminder_id=message.reminder_id,
+                created_at=message.at or timezone.now(),
+            )
+            for message in messages
         )
         if settings.OUTBOX_ECHO:
             # The embedded default: show what would have gone out where the person trying it looks.
-            heading = f"{message.channel} to {message.to}" + (f": {message.subject}" if message.subject else "")
-            transaction.on_commit(lambda: print(f"\n----- {heading}\n{message.body}\n-----", flush=True))
-        return f"outbox-{row.pk}"
+            for message in messages:
+                heading = f"{message.channel} to {message.to}" + (f": {message.subject}" if message.subject else "")
+                transaction.on_commit(partial(print, f"\n----- {heading}\n{message.body}\n-----", flush=True))
+        return [f"outbox-{row.pk}" for row in rows]
 
     def lookup(self, sent: Sent) -> Lookup:
         # The row and the move to sent commit together: the table is the whole truth.

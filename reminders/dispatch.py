@@ -9,48 +9,97 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from procedures.models import Guardian, Procedure
+from procedures.models import FastingPolicy, Guardian, Procedure
 
-from .channels import DeliveryError, OutboxTransport, OutcomeUnknown, Sent, body_digest, transport_for
+from .channels import (
+    DeliveryError,
+    Message,
+    OutboxTransport,
+    OutcomeUnknown,
+    Sent,
+    Transport,
+    body_digest,
+    transport_for,
+)
 from .messages import render
-from .models import ACCOUNT_KINDS, AttemptOutcome, Channel, DeliveryAttempt, OutboxMessage, Reminder, Status
+from .models import (
+    ACCOUNT_KINDS,
+    AttemptOutcome,
+    Channel,
+    DeliveryAttempt,
+    EarlyStatus,
+    OutboxMessage,
+    Reminder,
+    Status,
+)
+from .webhooks import PROVIDER as EARLY_PROVIDER
 from .webhooks import apply_early_status
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+# Reminders of one channel per send task: one load, one claim, one commit of their attempts.
+SEND_BATCH = 50
 MAX_ATTEMPTS = 5
 # Seconds to wait after the 1st, 2nd, ... temporary failure.
 BACKOFF = (30, 120, 600, 1800)
 
 
-def claim_due(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> list[int]:
-    """Mark due reminders queued and ring the doorbell for each after commit."""
+def claim_due(
+    *,
+    now: dt.datetime | None = None,
+    enqueue: Callable[[int], None] | None = None,
+    enqueue_many: Callable[[str, list[int]], None] | None = None,
+) -> list[int]:
+    """Mark due reminders queued and ring the doorbell after commit.
+
+    `enqueue` rings once per reminder; `enqueue_many` (what beat's dispatch uses)
+    once per channel with all of that channel's ids.
+    """
     now = now or timezone.now()
     with transaction.atomic():
         # An expired row is due too (useful-until never comes before due), so the
         # partial index on scheduled rows' due time serves this as well.
         expired = Reminder.objects.filter(status=Status.SCHEDULED, due_at__lte=now, valid_until__lte=now)
         expired.update(status=Status.EXPIRED, last_error="No longer useful when its time came.", updated_at=now)
-        ids = list(
+        rows = list(
             Reminder.objects.select_for_update(skip_locked=True)
             .filter(status=Status.SCHEDULED, due_at__lte=now)
             .order_by("due_at")
-            .values_list("pk", flat=True)[:BATCH]
+            .values_list("pk", "channel")[:BATCH]
         )
+        ids = [pk for pk, _channel in rows]
         if ids:
             Reminder.objects.filter(pk__in=ids).update(status=Status.QUEUED, queued_at=now, updated_at=now)
-            transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+            transaction.on_commit(partial(_ring, rows, enqueue, enqueue_many))
     if ids:
         logger.info("reminders queued", extra={"count": len(ids)})
     return ids
+
+
+def _ring(
+    rows: list[tuple[int, str]],
+    enqueue: Callable[[int], None] | None,
+    enqueue_many: Callable[[str, list[int]], None] | None,
+) -> None:
+    if enqueue_many is None:
+        for pk, _channel in rows:
+            enqueue(pk)
+        return
+    by_channel: dict[str, list[int]] = {}
+    for pk, channel in rows:
+        by_channel.setdefault(channel, []).append(pk)
+    for channel, ids in by_channel.items():
+        enqueue_many(channel, ids)
 
 
 def _finish(
@@ -84,91 +133,249 @@ def _not_wanted(reminder: Reminder, now: dt.datetime) -> tuple[Status, str] | No
     return None
 
 
-def _hold_procedure(procedure_id: int) -> None:
-    """Keep the procedure from changing until this transaction ends.
+def _hold_procedures(procedure_ids: set[int]) -> dict[int, int]:
+    """Keep these procedures from changing until this transaction ends; their current versions.
 
-    PostgreSQL: a share lock on the row, which the change path's FOR UPDATE
-    waits for; sends of the same procedure still run side by side. SQLite:
-    the transaction already holds the database's write lock (IMMEDIATE mode).
+    PostgreSQL: a share lock on each row, taken in primary-key order as the
+    change path takes its FOR UPDATE (so the two cannot deadlock); the change
+    path waits for it, while sends of the same procedure still run side by side.
+    SQLite has no row locks: the transaction already holds the database's write
+    lock (IMMEDIATE mode).
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM procedures_procedure WHERE id = %s FOR SHARE", [procedure_id])
+    if not procedure_ids:
+        return {}
+    ids = sorted(procedure_ids)
+    if connection.vendor != "postgresql":
+        return dict(Procedure.objects.filter(pk__in=ids).values_list("pk", "version"))
+    table = connection.ops.quote_name(Procedure._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, version FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [ids])  # noqa: S608
+        return dict(cursor.fetchall())
+
+
+def _claim(ids: list[int], now: dt.datetime) -> dict[int, int]:
+    """Queued -> sending, each row only if it is still queued, in one statement; {id: attempt number}.
+
+    UPDATE ... RETURNING: PostgreSQL, and SQLite from 3.35 (2021). An older
+    SQLite reads first: its transaction holds the write lock, so nothing moves in between.
+    """
+    if not connection.features.can_return_columns_from_insert:
+        ids = list(Reminder.objects.filter(pk__in=ids, status=Status.QUEUED).values_list("pk", flat=True))
+        Reminder.objects.filter(pk__in=ids, status=Status.QUEUED).update(
+            status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1, updated_at=now
+        )
+        return dict(Reminder.objects.filter(pk__in=ids).values_list("pk", "attempts"))
+    quote = connection.ops.quote_name
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Reminder._meta.db_table)} SET status = %s, sending_at = %s, updated_at = %s,"  # noqa: S608
+            f" attempts = attempts + 1 WHERE id IN ({marks}) AND status = %s RETURNING id, attempts",
+            [Status.SENDING.value, stamp, stamp, *ids, Status.QUEUED.value],
+        )
+        return dict(cursor.fetchall())
+
+
+@dataclass
+class _Claimed:
+    reminder: Reminder
+    message: Message
+    attempt: DeliveryAttempt
 
 
 def send(reminder_id: int, *, now: dt.datetime | None = None) -> Status | None:
-    """Send one queued reminder. Returns the status it ended in, or None if it was not ours.
+    """Send one queued reminder. Returns the status it ended in, or None if it was not ours."""
+    return send_many([reminder_id], now=now).get(reminder_id)
 
+
+def send_many(reminder_ids: Iterable[int], *, now: dt.datetime | None = None) -> dict[int, Status]:
+    """Send queued reminders; the status each ended in (a reminder that was not ours is left out).
+
+    One load of everything the messages need, then one commit that claims them
+    (each row only if still queued), renders them and records an attempt for
+    each: what is about to be handed over (address and a digest of the text) is
+    on record before the provider is called, so it can be asked about later.
     The hand-over and a change to the procedure never overlap: the message is
-    rendered and handed to the provider while the procedure row is held, so a
-    change either commits first (and this message is withdrawn) or waits for
-    the hand-over (and its own notice follows). `now` lets the demo
-    fast-forward replay a reminder at its due time.
+    handed to the provider while the procedure row is held, so a change either
+    commits first (and the message is withdrawn) or waits for the hand-over (and
+    its own notice follows). A provider across the network gets one transaction
+    per message, so a change waits for at most one call; the outbox, a table of
+    this database, takes a batch in one. `now` lets the demo fast-forward replay
+    a reminder at its due time.
     """
     now = now or timezone.now()
-    reminder = (
-        Reminder.objects.select_related("procedure", "guardian__user")
-        .filter(pk=reminder_id, status=Status.QUEUED)
-        .first()
-    )
-    if reminder is None:
-        return None
-    # Cheap checks first, so a row that is plainly stale never counts an attempt.
-    refused = _not_wanted(reminder, now)
-    if refused:
-        _finish(reminder.pk, *refused)
-        return refused[0]
-    # Claim, render and record the attempt in one commit: only one worker moves it from
-    # queued to sending, and what it is about to hand over (address and a digest of the
-    # text) is on record before the provider is called, so it can be asked about later.
-    with transaction.atomic():
-        claimed = Reminder.objects.filter(pk=reminder_id, status=Status.QUEUED).update(
-            status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1, updated_at=now
-        )
-        if claimed != 1:
-            return None
-        reminder = Reminder.objects.select_related("procedure__location", "procedure__patient", "guardian__user").get(
-            pk=reminder_id
-        )
-        message = render(reminder, now=now)
-        attempt = DeliveryAttempt.objects.create(
-            reminder_id=reminder_id,
-            number=reminder.attempts,
-            started_at=now,
-            to=message.to,
-            body_sha256=body_digest(message.body),
-        )
-    with transaction.atomic():
-        if reminder.procedure_id:
-            # A change that committed since the message was rendered has bumped the version:
-            # then it is withdrawn here; a change still to come waits for the hand-over.
-            _hold_procedure(reminder.procedure_id)
-            reminder.procedure.version = Procedure.objects.values_list("version", flat=True).get(
-                pk=reminder.procedure_id
-            )
-        if reminder.guardian_id:  # a STOP may have come in meanwhile
-            reminder.guardian = Guardian.objects.select_related("user").get(pk=reminder.guardian_id)
+    results: dict[int, Status] = {}
+    wanted = []
+    loaded = Reminder.objects.select_related("procedure__location", "procedure__patient", "guardian__user")
+    for reminder in loaded.filter(pk__in=list(reminder_ids), status=Status.QUEUED).order_by("pk"):
+        # Cheap checks first, so a row that is plainly stale never counts an attempt.
         refused = _not_wanted(reminder, now)
         if refused:
-            return _withdraw(reminder, attempt, *refused)
+            _finish(reminder.pk, *refused)
+            results[reminder.pk] = refused[0]
+        else:
+            wanted.append(reminder)
+    if not wanted:
+        return results
+    policy = FastingPolicy.current() if any(reminder.procedure_id for reminder in wanted) else None
+    claimed = []
+    with transaction.atomic():
+        numbers = _claim([reminder.pk for reminder in wanted], now)
+        for reminder in wanted:
+            if reminder.pk not in numbers:
+                continue  # another worker has it
+            reminder.status, reminder.attempts, reminder.sending_at = Status.SENDING, numbers[reminder.pk], now
+            message = _render(reminder, now=now, policy=policy)
+            if message is not None:
+                attempt = DeliveryAttempt(
+                    reminder_id=reminder.pk,
+                    number=reminder.attempts,
+                    started_at=now,
+                    to=message.to,
+                    body_sha256=body_digest(message.body),
+                )
+                claimed.append(_Claimed(reminder, message, attempt))
+        DeliveryAttempt.objects.bulk_create([item.attempt for item in claimed])
+    for transport, group in _hand_over_groups(claimed):
         try:
-            provider_id = transport_for(reminder.channel).send(message)
-        except DeliveryError as error:
-            return _failed(reminder, attempt, error)
-        except OutcomeUnknown as error:
-            return _unknown(reminder, attempt, str(error))
-        DeliveryAttempt.objects.filter(pk=attempt.pk).update(outcome=AttemptOutcome.SUCCESS, finished_at=timezone.now())
+            results.update(_hand_over(transport, group, now))
+        except Exception:
+            # Left sending, as if this worker had stopped: the sweep finds out what became of them.
+            logger.exception("hand-over failed", extra={"reminder_ids": [item.reminder.pk for item in group]})
+    return results
+
+
+def _render(reminder: Reminder, *, now: dt.datetime, policy: FastingPolicy | None) -> Message | None:
+    """The message, or None when it cannot be made: then the row goes back to queued, its attempt not counted."""
+    try:
+        if reminder.kind in ACCOUNT_KINDS:
+            with transaction.atomic():  # it issues a link or a code: all of that is kept, or none of it
+                return render(reminder, now=now)
+        return render(reminder, now=now, policy=policy)
+    except Exception:
+        logger.exception("reminder could not be written", extra={"reminder_id": reminder.pk})
         Reminder.objects.filter(pk=reminder.pk, status=Status.SENDING).update(
-            status=Status.SENT,
-            sent_at=now,
-            provider_message_id=provider_id[:64],
-            last_error="",
-            updated_at=timezone.now(),
+            status=Status.QUEUED, attempts=F("attempts") - 1
         )
-        # A status callback may have come before this commit: it waits, and applies now.
+        return None
+
+
+def _hand_over_groups(claimed: list[_Claimed]) -> Iterator[tuple[Transport, list[_Claimed]]]:
+    by_channel: dict[str, list[_Claimed]] = {}
+    for item in claimed:
+        by_channel.setdefault(item.reminder.channel, []).append(item)
+    for channel, items in by_channel.items():
+        transport = transport_for(channel)
+        if transport.local:
+            yield transport, items
+        else:
+            for item in items:
+                yield transport, [item]
+
+
+def _hand_over(transport: Transport, group: list[_Claimed], now: dt.datetime) -> dict[int, Status]:
+    results: dict[int, Status] = {}
+    sent: list[_Claimed] = []
+    with transaction.atomic():
+        # A change that committed since the messages were rendered has bumped the version:
+        # then that one is withdrawn here; a change still to come waits for the hand-over.
+        versions = _hold_procedures({item.reminder.procedure_id for item in group if item.reminder.procedure_id})
+        # A STOP may have come in meanwhile.
+        guardian_ids = {item.reminder.guardian_id for item in group if item.reminder.guardian_id}
+        guardians = Guardian.objects.select_related("user").in_bulk(guardian_ids) if guardian_ids else {}
+        ready: list[_Claimed] = []
+        for item in group:
+            reminder = item.reminder
+            if reminder.procedure_id:
+                reminder.procedure.version = versions.get(reminder.procedure_id)
+            if reminder.guardian_id and reminder.guardian_id not in guardians:
+                results[reminder.pk] = _withdraw(reminder, item.attempt, Status.CANCELLED, "The guardian was removed.")
+                continue
+            if reminder.guardian_id:
+                reminder.guardian = guardians[reminder.guardian_id]
+            refused = _not_wanted(reminder, now)
+            if refused:
+                results[reminder.pk] = _withdraw(reminder, item.attempt, *refused)
+            else:
+                ready.append(item)
+        if transport.local:
+            # Rows of this database, in this transaction: all of them are kept with the move to sent, or none.
+            provider_ids = transport.send_many([item.message for item in ready]) if ready else []
+            delivered = list(zip(ready, provider_ids, strict=True))
+        else:
+            delivered = []
+            for item in ready:
+                try:
+                    delivered.append((item, transport.send(item.message)))
+                except DeliveryError as error:
+                    results[item.reminder.pk] = _failed(item.reminder, item.attempt, error)
+                except OutcomeUnknown as error:
+                    results[item.reminder.pk] = _unknown(item.reminder, item.attempt, str(error))
+        for item, provider_id in delivered:
+            item.reminder.provider_message_id = provider_id[:64]
+            sent.append(item)
+            results[item.reminder.pk] = Status.SENT
+        if sent:
+            _record_sent(sent, now)
+    for item in sent:
+        reminder = item.reminder
+        logger.info(
+            "reminder sent", extra={"reminder_id": reminder.pk, "kind": reminder.kind, "channel": reminder.channel}
+        )
+    return results
+
+
+def _record_sent(sent: list[_Claimed], now: dt.datetime) -> None:
+    finished = timezone.now()
+    DeliveryAttempt.objects.filter(pk__in=[item.attempt.pk for item in sent]).update(
+        outcome=AttemptOutcome.SUCCESS, finished_at=finished
+    )
+    reminders = [item.reminder for item in sent]
+    for reminder in reminders:
+        reminder.status, reminder.sent_at, reminder.last_error, reminder.updated_at = Status.SENT, now, "", finished
+    # Each row moves only if it is still sending. PostgreSQL: one statement for the batch;
+    # elsewhere (SQLite, in-process) one per row.
+    quote = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    table = quote(Reminder._meta.db_table)
+    assign = "status = %s, sent_at = %s, last_error = '', updated_at = %s, provider_message_id = "
+    common = [Status.SENT.value, adapt(now), adapt(finished)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            rows = ", ".join(["(%s, %s)"] * len(reminders))
+            cursor.execute(
+                f"UPDATE {table} AS r SET {assign}v.column2 FROM (VALUES {rows}) AS v"  # noqa: S608
+                " WHERE r.id = v.column1 AND r.status = %s",
+                [*common, *(x for r in reminders for x in (r.pk, r.provider_message_id)), Status.SENDING.value],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {assign}%s WHERE id = %s AND status = %s",  # noqa: S608
+                [[*common, r.provider_message_id, r.pk, Status.SENDING.value] for r in reminders],
+            )
+    _apply_early_statuses(reminders)
+
+
+def _apply_early_statuses(sent: list[Reminder]) -> None:
+    """apply_early_status for each row a provider called back about before its id was stored.
+
+    One look now and one after the commit (a callback may land while this
+    transaction is open), instead of two per row.
+    """
+    ids = [reminder.provider_message_id for reminder in sent]
+
+    def waiting() -> list[Reminder]:
+        found = set(
+            EarlyStatus.objects.filter(
+                provider=EARLY_PROVIDER, message_id__in=ids, applied_at__isnull=True
+            ).values_list("message_id", flat=True)
+        )
+        return [reminder for reminder in sent if reminder.provider_message_id in found]
+
+    for reminder in waiting():
         apply_early_status(reminder)
-    logger.info("reminder sent", extra={"reminder_id": reminder.pk, "kind": reminder.kind, "channel": reminder.channel})
-    return Status.SENT
+    transaction.on_commit(lambda: [apply_early_status(reminder) for reminder in waiting()])
 
 
 def _withdraw(reminder: Reminder, attempt: DeliveryAttempt, status: Status, reason: str) -> Status:

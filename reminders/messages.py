@@ -30,7 +30,7 @@ from .channels import Message
 from .models import ACCOUNT_KINDS, Channel, Kind, Reminder
 
 if TYPE_CHECKING:
-    from procedures.models import Procedure
+    from procedures.models import FastingPolicy, Procedure
 
 
 def _subject(kind: str, name: str) -> str:
@@ -46,8 +46,11 @@ def _subject(kind: str, name: str) -> str:
     }[kind] % {"name": name}
 
 
-def render(reminder: Reminder, *, now: datetime | None = None) -> Message:
-    """The message of one reminder, as it reads at `now`, from the procedure's current state."""
+def render(reminder: Reminder, *, now: datetime | None = None, policy: FastingPolicy | None = None) -> Message:
+    """The message of one reminder, as it reads at `now`, from the procedure's current state.
+
+    `policy`: the fasting policy in force, when the caller has it (a batch loads it once).
+    """
     if reminder.kind in ACCOUNT_KINDS:
         return _account_message(reminder, now=now or timezone.now())
     message = compose(
@@ -56,14 +59,15 @@ def render(reminder: Reminder, *, now: datetime | None = None) -> Message:
         procedure=reminder.procedure,
         guardian=reminder.guardian,
         now=now or timezone.now(),
+        policy=policy,
     )
     return Message(message.channel, message.to, message.subject, message.body, reminder.pk, message.at)
 
 
-def _picture(procedure: Procedure, *, name: str, now: datetime) -> dict[str, object]:
+def _picture(procedure: Procedure, *, name: str, now: datetime, policy: FastingPolicy | None) -> dict[str, object]:
     """The whole current picture: day, arrival and place, each cut-off (passed ones said plainly)."""
     location = procedure.location
-    plan = procedure.fasting_plan()
+    plan = procedure.fasting_plan(policy)
     lines = fasting_display.describe_plan(plan, now=now, name=name, phone=location.phone)
     clear = plan.cutoff_for(Item.CLEAR_FLUIDS)
     return {
@@ -81,7 +85,15 @@ def _picture(procedure: Procedure, *, name: str, now: datetime) -> dict[str, obj
     }
 
 
-def compose(*, kind: str, channel: str, procedure: Procedure, guardian: Guardian | None, now: datetime) -> Message:
+def compose(
+    *,
+    kind: str,
+    channel: str,
+    procedure: Procedure,
+    guardian: Guardian | None,
+    now: datetime,
+    policy: FastingPolicy | None = None,
+) -> Message:
     """A message of `kind` about `procedure` as it stands, in the guardian's language.
 
     Also used unsaved, to show a nurse what a change will tell the family before it is saved.
@@ -99,7 +111,7 @@ def compose(*, kind: str, channel: str, procedure: Procedure, guardian: Guardian
             "check_in_link": settings.SITE_URL + reverse("family:check_in", args=[procedure.pk]),
             "late_minutes": abs(procedure.running_late_minutes),
             "earlier": procedure.running_late_minutes < 0,
-            **_picture(procedure, name=name, now=now),
+            **_picture(procedure, name=name, now=now, policy=policy),
         }
         body = render_to_string(f"reminders/messages/{kind}.txt", context).strip()
         body = "\n".join(line.strip() for line in body.splitlines() if line.strip())

@@ -29,13 +29,23 @@ def enqueue(reminder_id: int) -> None:
         send_reminder.apply_async(args=[reminder_id], queue=queue_for(channel))
 
 
+def enqueue_many(channel: str, reminder_ids: list[int]) -> None:
+    """One send task per SEND_BATCH reminders of a channel, on that channel's queue."""
+    size = dispatching.SEND_BATCH
+    with send_reminders.app.producer_or_acquire() as producer:
+        for start in range(0, len(reminder_ids), size):
+            send_reminders.apply_async(
+                args=[reminder_ids[start : start + size]], queue=queue_for(channel), producer=producer
+            )
+
+
 @shared_task(name="reminders.tasks.dispatch", ignore_result=True)
 def dispatch() -> int:
     """Drain what is due within one tick: batch after batch while batches come back full."""
     budget = time.monotonic() + settings.DISPATCH_SECONDS * 0.8
     claimed = 0
     while True:
-        batch = len(dispatching.claim_due(enqueue=enqueue))
+        batch = len(dispatching.claim_due(enqueue_many=enqueue_many))
         claimed += batch
         if batch < dispatching.BATCH or time.monotonic() >= budget:
             return claimed
@@ -45,6 +55,11 @@ def dispatch() -> int:
 def send_reminder(reminder_id: int) -> str | None:
     status = dispatching.send(reminder_id)
     return str(status) if status else None
+
+
+@shared_task(name="reminders.tasks.send_many", ignore_result=True, acks_late=True)
+def send_reminders(reminder_ids: list[int]) -> int:
+    return len(dispatching.send_many(reminder_ids))
 
 
 @shared_task(name="reminders.tasks.sweep", ignore_result=True)
