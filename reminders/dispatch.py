@@ -69,11 +69,11 @@ def claim_due(
     with transaction.atomic():
         # An expired row is due too (useful-until never comes before due), so the
         # partial index on scheduled rows' due time serves this as well.
-        expired = Reminder.objects.filter(status=Status.SCHEDULED, due_at__lte=now, valid_until__lte=now)
+        expired = Reminder.objects.due(now).filter(valid_until__lte=now)
         expired.update(status=Status.EXPIRED, last_error="No longer useful when its time came.", updated_at=now)
         rows = list(
             Reminder.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.SCHEDULED, due_at__lte=now)
+            .due(now)
             .order_by("due_at")
             .values_list("pk", "channel")[:BATCH]
         )

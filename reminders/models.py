@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -61,8 +63,9 @@ PROBLEM_STATUSES = (Status.FAILED, Status.EXPIRED, Status.UNKNOWN)
 
 
 class ReminderQuerySet(models.QuerySet["Reminder"]):
-    def due(self, now: object = None) -> ReminderQuerySet:
-        return self.filter(status=Status.SCHEDULED, due_at__lte=now or timezone.now())
+    def due(self, now: dt.datetime) -> ReminderQuerySet:
+        """Planned rows whose time has come (the partial index on scheduled rows' due time serves it)."""
+        return self.filter(status=Status.SCHEDULED, due_at__lte=now)
 
     def open(self) -> ReminderQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
