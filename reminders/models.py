@@ -121,6 +121,10 @@ class Reminder(models.Model):
             ),
             # Used by reminders.dispatch.reconcile: hand-overs whose outcome is not known yet.
             models.Index(fields=["updated_at"], name="reminder_unknown", condition=Q(status=Status.UNKNOWN)),
+            # Used by the nurse dashboard (reminders.dashboard.problems): recent failed, expired, unknown rows.
+            models.Index(
+                fields=["updated_at", "procedure"], name="reminder_problems", condition=Q(status__in=PROBLEM_STATUSES)
+            ),
         ]
         constraints = [
             # Planning twice (two quick edits, a retried request) cannot create a second copy.
