@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal import audit
 from portal.access import guardian_required
 from portal.audit import audited
 from portal.forms import posted
@@ -68,7 +69,7 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
 @audited(Procedure, patient="patient_id")
 @guardian_required
 def family_procedure(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = get_object_or_404(procedures_for(request.user), pk=pk)
+    procedure = _family_procedure(request, pk)
     return render(
         request,
         "procedures/family/procedure_detail.html",
@@ -92,7 +93,9 @@ def family_child(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _family_procedure(request: HttpRequest, pk: int) -> Procedure:
-    return get_object_or_404(procedures_for(request.user), pk=pk)
+    procedure = get_object_or_404(procedures_for(request.user), pk=pk)
+    audit.shown(request, procedure.patient_id)
+    return procedure
 
 
 @audited(Procedure, patient="patient_id")

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal import audit
 from portal.access import care_team_required
 from portal.audit import audited
 from portal.converters import MAX_ID
@@ -247,7 +248,9 @@ def procedure_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _nurse_procedure(request: HttpRequest, pk: int) -> Procedure:
-    return get_object_or_404(procedures_for(request.user), pk=pk)
+    procedure = get_object_or_404(procedures_for(request.user), pk=pk)
+    audit.shown(request, procedure.patient_id)
+    return procedure
 
 
 @audited(Procedure, patient="patient_id")
