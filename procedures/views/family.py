@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -69,13 +70,16 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
 @audited(Procedure, patient="patient_id")
 @guardian_required
 def family_procedure(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    # The checklist's counts come in the same query as the procedure.
+    procedure = _family_procedure(
+        request, pk, readiness.with_readiness(procedures_for(request.user), user=request.user)
+    )
     return render(
         request,
         "procedures/family/procedure_detail.html",
         {
             "procedure": procedure,
-            "checklist": readiness.checklist(procedure=procedure, user=request.user),
+            "checklist": readiness.checklist_of(procedure),
             **fasting_context(procedure),
         },
     )
@@ -92,8 +96,8 @@ def family_child(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Family: the appointment, fasting plan and checklist ----------------------------
 
 
-def _family_procedure(request: HttpRequest, pk: int) -> Procedure:
-    procedure = get_object_or_404(procedures_for(request.user), pk=pk)
+def _family_procedure(request: HttpRequest, pk: int, procedures: QuerySet[Procedure] | None = None) -> Procedure:
+    procedure = get_object_or_404(procedures if procedures is not None else procedures_for(request.user), pk=pk)
     audit.shown(request, procedure.patient_id)
     return procedure
 

@@ -57,3 +57,16 @@ def test_filtered_nurse_list_stays_flat(client, nurse, guardian, location):
     with_5 = _count(client, url)
     _add_procedures(45, location, guardian)
     assert _count(client, url) == with_5
+
+
+def test_family_procedure_page_queries_stay_few_and_flat(client, guardian, location, procedure):
+    client.force_login(guardian.user)
+    url = reverse("family:procedure", args=[procedure.pk])
+    first = _count(client, url)
+    _add_procedures(20, location, guardian)
+    for _ in range(20):
+        client.get(url)  # audit rows pile up
+    again = _count(client, url)
+    print(f"family:procedure: {first} queries, then {again}")
+    assert first == again
+    assert again <= 6
