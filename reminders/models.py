@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.choices import ChoiceLabels
+
 
 class Channel(models.TextChoices):
     SMS = "sms", _("Text message")
@@ -71,7 +73,7 @@ class ReminderQuerySet(models.QuerySet["Reminder"]):
         return self.filter(status__in=PROBLEM_STATUSES)
 
 
-class Reminder(models.Model):
+class Reminder(ChoiceLabels, models.Model):
     procedure = models.ForeignKey(
         "procedures.Procedure", on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
     )
