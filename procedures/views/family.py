@@ -49,7 +49,13 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
         procedure.plan = fasting["plan"]
         procedure.cutoff_lines = fasting["cutoffs"]
         procedure.next_step = fasting["next_step"]
-    pages = readiness.education_pages()
+    if procedures:
+        # with_readiness counted this guardian's reading already, in the procedures' query.
+        pages_total, pages_read = procedures[0].pages_total, procedures[0].pages_read
+    else:
+        pages = readiness.education_pages()
+        pages_total = pages.count()
+        pages_read = PageView.objects.filter(user=request.user, page__in=pages).count()
     children = Patient.objects.visible_to(request.user).order_by("first_name")
     recent = procedures_for(request.user).filter(
         status=ProcedureStatus.COMPLETED, ended_at__gte=timezone.now() - dt.timedelta(days=3)
@@ -61,8 +67,8 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
             "procedures": procedures,
             "recent": recent,
             "children": children,
-            "pages_total": pages.count(),
-            "pages_read": PageView.objects.filter(user=request.user, page__in=pages).count(),
+            "pages_total": pages_total,
+            "pages_read": pages_read,
         },
     )
 
