@@ -126,7 +126,7 @@ def procedure_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "has_locations": form.fields["location"].queryset.exists(),
+            "has_locations": bool(form.locations),
         },
     )
 
