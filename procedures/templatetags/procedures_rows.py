@@ -6,12 +6,14 @@ procedures/_status.html and procedures/nurse/_readiness.html render through thes
 from __future__ import annotations
 
 from django import template
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils import formats
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_noop
 
 from procedures import readiness
-from procedures.models import Procedure, ProcedureStatus
+from procedures.models import Procedure, ProcedureStatus, SymptomReport
 
 register = template.Library()
 
@@ -62,3 +64,35 @@ def readiness_list(procedure: Procedure) -> SafeString:
         _done(bool(c.questions), *QUESTIONS),
         _done(c.contact_confirmed, *PHONE),
     )
+
+
+# What a family reported, in the order the summary names it.
+SIGNS = (
+    ("chills", gettext_noop("Chills.")),
+    ("bleeding", gettext_noop("Bleeding that does not stop.")),
+    ("redness", gettext_noop("Redness.")),
+    ("swelling", gettext_noop("Swelling.")),
+    ("oozing", gettext_noop("Oozing.")),
+    ("bad_smell", gettext_noop("Bad smell.")),
+)
+
+
+@register.filter
+def report_summary(report: SymptomReport) -> SafeString:
+    """One check-in in a line: temperature, the signs ticked, pain, and the start of the family's note."""
+    parts = []
+    if report.temperature:
+        parts.append(
+            format_html(
+                "{} {} °{}", gettext("Temperature"), formats.localize(report.temperature), report.temperature_unit
+            )
+        )
+        if report.temperature_unit == "F":
+            parts.append(format_html(" ({} °C)", formats.localize(report.temperature_c)))
+        parts.append(". ")
+    parts += [format_html("{} ", gettext(words)) for field, words in SIGNS if getattr(report, field)]
+    pain = report.get_pain_display() if report.pain else gettext("not answered")
+    parts.append(format_html("{} {}.", gettext("Pain:"), pain))
+    if report.notes:
+        parts.append(format_html(" “{}”", Truncator(report.notes).chars(200)))
+    return mark_safe("".join(conditional_escape(part) for part in parts))  # noqa: S308 - each part escaped
