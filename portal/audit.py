@@ -48,6 +48,15 @@ def audited(model: type[Model] | None = None, *, patient: str = "pk") -> Callabl
     return decorator
 
 
+# Set by `shown` on the request: the child whose data the view has already loaded.
+_SHOWN_PATIENT = "audit_patient_id"
+
+
+def shown(request: HttpRequest, patient_id: int | None) -> None:
+    """A view that has loaded the object tells the log whose it is, sparing the log a query to find out."""
+    setattr(request, _SHOWN_PATIENT, patient_id)
+
+
 def record(request: HttpRequest, response: HttpResponse) -> None:
     match = getattr(request, "resolver_match", None)
     shows: Shows | None = getattr(match.func, "audit", None) if match else None
@@ -62,7 +71,9 @@ def record(request: HttpRequest, response: HttpResponse) -> None:
     if not isinstance(pk, int) or not 0 < pk <= MAX_ID:
         pk = None  # the URL converter already refuses these; the log must never fail a request
     denied = response.status_code == 404
-    patient_id = shows.patient_of(pk) if pk and not denied else None
+    patient_id = None
+    if pk and not denied:
+        patient_id = getattr(request, _SHOWN_PATIENT) if hasattr(request, _SHOWN_PATIENT) else shows.patient_of(pk)
     if denied:
         action = AuditAction.DENIED
     elif request.method in ("GET", "HEAD"):

@@ -242,6 +242,9 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# Sessions are read from Redis and written through to the database, which stays the record (an evicted
+# session is read back from it). Without Redis (make run), straight from the database.
+SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL else "db")
 # A counter evicted between being created and counted lets that one request through, as a fresh count would.
 RATELIMIT_FAIL_OPEN = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")

@@ -49,6 +49,13 @@ class Dashboard:
     def new_cards(self) -> int:
         return sum(card.is_new for card in self.flag_cards)
 
+    @property
+    def newest(self) -> dt.datetime | None:
+        """The newest time among what the board shows as possibly new (warning signs, other apps' sections)."""
+        times = [report.created_at for card in self.flag_cards for report in card.reports]
+        times += [section.newest for section in self.sections if section.newest is not None]
+        return max(times, default=None)
+
 
 def _page(queryset: QuerySet[Any], number: Any) -> Page:
     return Paginator(queryset, PAGE_SIZE).get_page(number)

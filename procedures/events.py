@@ -13,6 +13,7 @@ a portal in which nothing receives `procedure_changed`.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 
 from django.core import checks
@@ -58,9 +59,11 @@ nurse_sections = Signal()
 class Section:
     """A block of a nurse page that another app renders: its template and what that template shows."""
 
-    def __init__(self, template: str, **context: object) -> None:
+    def __init__(self, template: str, *, newest: dt.datetime | None = None, **context: object) -> None:
         self.template = template
         self.context = context
+        # The newest time among what it shows, for the page's "new since you last looked".
+        self.newest = newest
 
 
 def sections(page: str, **objects: object) -> list[Section]:

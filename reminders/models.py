@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.choices import ChoiceLabels
+
 
 class Channel(models.TextChoices):
     SMS = "sms", _("Text message")
@@ -74,7 +76,7 @@ class ReminderQuerySet(models.QuerySet["Reminder"]):
         return self.filter(status__in=PROBLEM_STATUSES)
 
 
-class Reminder(models.Model):
+class Reminder(ChoiceLabels, models.Model):
     procedure = models.ForeignKey(
         "procedures.Procedure", on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
     )
@@ -124,6 +126,10 @@ class Reminder(models.Model):
             ),
             # Used by reminders.dispatch.reconcile: hand-overs whose outcome is not known yet.
             models.Index(fields=["updated_at"], name="reminder_unknown", condition=Q(status=Status.UNKNOWN)),
+            # Used by the nurse dashboard (reminders.dashboard.problems): recent failed, expired, unknown rows.
+            models.Index(
+                fields=["updated_at", "procedure"], name="reminder_problems", condition=Q(status__in=PROBLEM_STATUSES)
+            ),
         ]
         constraints = [
             # Planning twice (two quick edits, a retried request) cannot create a second copy.

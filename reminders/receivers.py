@@ -80,10 +80,9 @@ def ask_about_texts_first(sender: Any, *, user: Any, **_: Any) -> tuple[int, str
 
 def nurse_section(sender: Any, *, page: str, now: Any, **objects: Any) -> Section | None:
     if page == "dashboard":
-        return Section(
-            "reminders/nurse/_delivery_problems.html",
-            problems=dashboard.problems(objects["location"], now, objects["pages"]),
-        )
+        problems = dashboard.problems(objects["location"], now, objects["pages"])
+        shown = [reminder.updated_at for reminder in problems["problems"]]
+        return Section("reminders/nurse/_delivery_problems.html", newest=max(shown, default=None), problems=problems)
     if page == "procedure":
         return Section(
             "reminders/nurse/_procedure_reminders.html", reminders=dashboard.of_procedure(objects["procedure"], now)

@@ -1,6 +1,6 @@
 """Settings for scripts/bench_pages.py only: the production settings plus two bare pages to compare with.
 
-Everything else (DEBUG off, the middleware, sessions in the database, the manifest
+Everything else (DEBUG off, the middleware, the session engine, the manifest
 static files) is exactly what portal.settings gives for the environment it is run with.
 """
 

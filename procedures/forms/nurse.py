@@ -223,7 +223,11 @@ class ProcedureFilterForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["location"].queryset = Location.objects.visible_to(user)
+        field = self.fields["location"]
+        field.queryset = Location.objects.visible_to(user)
+        # Read once: the select shows them and the page says when there are none.
+        self.locations = list(field.queryset)
+        field.choices = [("", field.empty_label)] + [(loc.pk, field.label_from_instance(loc)) for loc in self.locations]
 
 
 class RunningLateForm(forms.Form):

@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.choices import ChoiceLabels
+
 from .base import Bilingual
 from .care import Procedure
 
@@ -66,7 +68,7 @@ class SymptomReportQuerySet(models.QuerySet["SymptomReport"]):
         return self.filter(needs_attention=True, acknowledged_at__isnull=True)
 
 
-class SymptomReport(models.Model):
+class SymptomReport(ChoiceLabels, models.Model):
     """A family's check-in after the procedure. The free text stays out of logs and emails."""
 
     procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="symptom_reports")

@@ -17,6 +17,7 @@ from django.templatetags.tz import datetimeobject
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.choices import ChoiceLabels
 from portal.models import Language, Role
 from portal.phones import validate_phone
 
@@ -170,7 +171,7 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         return scoped(self, user, nurse=Q(location__nurses=user), guardian=Q(guardians__user=user))
 
 
-class Patient(models.Model):
+class Patient(ChoiceLabels, models.Model):
     """The child."""
 
     first_name = models.CharField(_("first name"), max_length=80)
@@ -221,7 +222,7 @@ class GuardianQuerySet(models.QuerySet["Guardian"]):
         return scoped(self, user, nurse=Q(pk__in=cared_for), guardian=Q(user=user))
 
 
-class Guardian(models.Model):
+class Guardian(ChoiceLabels, models.Model):
     """A parent or guardian: the family side of a user account."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="guardian")
@@ -309,7 +310,7 @@ class ProcedureQuerySet(models.QuerySet["Procedure"]):
         return self.filter(condition)
 
 
-class Procedure(models.Model):
+class Procedure(ChoiceLabels, models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="procedures", verbose_name=_("child"))
     kind = models.CharField(_("procedure"), max_length=16, choices=ProcedureKind.choices, default=ProcedureKind.BOTH)
     location = models.ForeignKey(

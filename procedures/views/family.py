@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal import audit
 from portal.access import guardian_required
 from portal.audit import audited
 from portal.forms import posted
@@ -47,7 +49,13 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
         procedure.plan = fasting["plan"]
         procedure.cutoff_lines = fasting["cutoffs"]
         procedure.next_step = fasting["next_step"]
-    pages = readiness.education_pages()
+    if procedures:
+        # with_readiness counted this guardian's reading already, in the procedures' query.
+        pages_total, pages_read = procedures[0].pages_total, procedures[0].pages_read
+    else:
+        pages = readiness.education_pages()
+        pages_total = pages.count()
+        pages_read = PageView.objects.filter(user=request.user, page__in=pages).count()
     children = Patient.objects.visible_to(request.user).order_by("first_name")
     recent = procedures_for(request.user).filter(
         status=ProcedureStatus.COMPLETED, ended_at__gte=timezone.now() - dt.timedelta(days=3)
@@ -59,8 +67,8 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
             "procedures": procedures,
             "recent": recent,
             "children": children,
-            "pages_total": pages.count(),
-            "pages_read": PageView.objects.filter(user=request.user, page__in=pages).count(),
+            "pages_total": pages_total,
+            "pages_read": pages_read,
         },
     )
 
@@ -68,13 +76,16 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
 @audited(Procedure, patient="patient_id")
 @guardian_required
 def family_procedure(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = get_object_or_404(procedures_for(request.user), pk=pk)
+    # The checklist's counts come in the same query as the procedure.
+    procedure = _family_procedure(
+        request, pk, readiness.with_readiness(procedures_for(request.user), user=request.user)
+    )
     return render(
         request,
         "procedures/family/procedure_detail.html",
         {
             "procedure": procedure,
-            "checklist": readiness.checklist(procedure=procedure, user=request.user),
+            "checklist": readiness.checklist_of(procedure),
             **fasting_context(procedure),
         },
     )
@@ -91,8 +102,10 @@ def family_child(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Family: the appointment, fasting plan and checklist ----------------------------
 
 
-def _family_procedure(request: HttpRequest, pk: int) -> Procedure:
-    return get_object_or_404(procedures_for(request.user), pk=pk)
+def _family_procedure(request: HttpRequest, pk: int, procedures: QuerySet[Procedure] | None = None) -> Procedure:
+    procedure = get_object_or_404(procedures if procedures is not None else procedures_for(request.user), pk=pk)
+    audit.shown(request, procedure.patient_id)
+    return procedure
 
 
 @audited(Procedure, patient="patient_id")

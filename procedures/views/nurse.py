@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal import audit
 from portal.access import care_team_required
 from portal.audit import audited
 from portal.converters import MAX_ID
@@ -125,7 +126,7 @@ def procedure_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "has_locations": form.fields["location"].queryset.exists(),
+            "has_locations": bool(form.locations),
         },
     )
 
@@ -247,7 +248,9 @@ def procedure_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _nurse_procedure(request: HttpRequest, pk: int) -> Procedure:
-    return get_object_or_404(procedures_for(request.user), pk=pk)
+    procedure = get_object_or_404(procedures_for(request.user), pk=pk)
+    audit.shown(request, procedure.patient_id)
+    return procedure
 
 
 @audited(Procedure, patient="patient_id")
@@ -388,8 +391,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         day = dt.date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
         day = timezone.localtime(now, chosen.tz).date()
-    since = _last_looked(request, chosen, now)
+    since = _last_looked(request, chosen)
     board = dashboard_queries.build(location=chosen, day=day, now=now, pages=request.GET, since=since)
+    _looked(request, chosen, now, since, board.newest)
     base_query = urlencode({"location": chosen.pk, "day": day.isoformat()})
     return render(
         request,
@@ -410,17 +414,36 @@ DASHBOARD_REFRESH_SECONDS = 60
 BACKGROUND_REFRESH_HEADER = "X-Background-Refresh"
 
 
-def _last_looked(request: HttpRequest, location: Location, now: dt.datetime) -> dt.datetime | None:
-    """When this nurse last opened this clinic's dashboard; a background refresh does not count as a look."""
+# A look within this long of the last one stored changes nothing unless the page showed something newer.
+LOOK_RESOLUTION = dt.timedelta(seconds=30)
+
+
+def _seen(request: HttpRequest) -> dict[str, str]:
     seen = request.session.get("dashboard_seen")
-    seen = seen if isinstance(seen, dict) else {}
+    return seen if isinstance(seen, dict) else {}
+
+
+def _last_looked(request: HttpRequest, location: Location) -> dt.datetime | None:
+    """When this nurse last opened this clinic's dashboard."""
     try:
-        since = dt.datetime.fromisoformat(seen.get(str(location.pk), ""))
+        return dt.datetime.fromisoformat(_seen(request).get(str(location.pk), ""))
     except (TypeError, ValueError):
-        since = None
-    if request.headers.get(BACKGROUND_REFRESH_HEADER) != "1":
-        request.session["dashboard_seen"] = {**seen, str(location.pk): now.isoformat()}
-    return since
+        return None
+
+
+def _looked(
+    request: HttpRequest, location: Location, now: dt.datetime, since: dt.datetime | None, newest: dt.datetime | None
+) -> None:
+    """Remember this look; a background refresh does not count as one.
+
+    The session is written only when it matters: on the first look, when the page showed something newer
+    than the last look, or once the last look is more than LOOK_RESOLUTION old.
+    """
+    if request.headers.get(BACKGROUND_REFRESH_HEADER) == "1":
+        return
+    if since is not None and now - since < LOOK_RESOLUTION and (newest is None or newest <= since):
+        return
+    request.session["dashboard_seen"] = {**_seen(request), str(location.pk): now.isoformat()}
 
 
 @audited(SymptomReport, patient="procedure__patient_id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.models import AuditAction, AuditEvent
@@ -94,3 +95,17 @@ def test_behind_the_proxy_the_address_it_added_is_recorded(client, guardian, pro
         HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.4",
     )
     assert AuditEvent.objects.get(route="family:procedure").ip_address == "198.51.100.4"
+
+
+def test_a_view_that_names_the_child_spares_the_log_its_lookup(client, guardian, procedure, nurse):
+    client.force_login(guardian.user)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("family:procedure", args=[procedure.pk]))
+    assert not [q for q in ctx.captured_queries if q["sql"].startswith('SELECT "procedures_procedure"."patient_id"')]
+    client.force_login(nurse)
+    client.get(reverse("nurse:procedure_detail", args=[procedure.pk]))
+    events = AuditEvent.objects.filter(object_id=procedure.pk).values_list("route", "patient_id")
+    assert sorted(events) == [
+        ("family:procedure", procedure.patient_id),
+        ("nurse:procedure_detail", procedure.patient_id),
+    ]

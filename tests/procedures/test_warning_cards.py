@@ -104,6 +104,30 @@ def test_what_came_in_since_the_nurse_last_looked_is_marked_new(client, nurse, g
     assert not _board(client).context["board"].flag_cards[0].is_new
 
 
+def test_a_look_writes_the_session_only_when_it_changes_what_is_new(client, nurse, guardian, procedure):
+    import time_machine
+
+    _flag(procedure, guardian.user, minutes_ago=60)
+    client.force_login(nurse)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        _board(client)
+        first = client.session["dashboard_seen"]
+        clock.shift(10)
+        _board(client)  # nothing newer shown, and a moment later: the stored look stands
+        assert client.session["dashboard_seen"] == first
+        clock.shift(1)
+        _flag(procedure, guardian.user, chills=True)
+        clock.shift(1)
+        assert _board(client).context["board"].flag_cards[0].is_new
+        after_new = client.session["dashboard_seen"]
+        assert after_new != first  # it showed something new: that look is stored
+        assert not _board(client).context["board"].flag_cards[0].is_new
+        clock.shift(31)
+        _board(client)
+        assert client.session["dashboard_seen"] != after_new  # long enough ago: stored again
+
+
 def test_the_page_carries_its_refresh_and_a_polite_updated_note(client, nurse, location):
     client.force_login(nurse)
     page = _board(client).content.decode()
