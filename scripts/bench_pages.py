@@ -38,10 +38,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.benchdb import ensure_database  # noqa: E402 - once the project is on the path
+
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/marrow_pages_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
@@ -74,23 +75,6 @@ def configure_environment(database_url: str, redis_url: str) -> dict[str, str]:
     }
     os.environ.update(values)
     return values
-
-
-def ensure_database(url: str) -> None:
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-        password=parsed.password or "", dbname="postgres",
-    )  # fmt: skip
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 # --- Seeding -------------------------------------------------------------------------------

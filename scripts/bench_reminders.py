@@ -46,10 +46,11 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.benchdb import ensure_database  # noqa: E402 - once the project is on the path
+
 QUEUE = "bench"
 QUEUES = (QUEUE, f"{QUEUE}-sms", f"{QUEUE}-email")
 
@@ -79,23 +80,6 @@ def start_fake_twilio() -> ThreadingHTTPServer:
     server.received, server.lock = [], threading.Lock()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-def ensure_database(url: str) -> None:
-    import psycopg2
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
-        password=parsed.password or "", dbname="postgres",
-    )  # fmt: skip
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
