@@ -9,9 +9,14 @@ from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 
 from portal.models import Invitation
+from procedures.feed.intake import receive_hl7
+from procedures.feed.models import InboundMessage, SendingSystem, ServiceCode
+from procedures.models import ProcedureKind, Sedation
 from procedures.readiness import education_pages
 
 from ..factories import PASSWORD, ProcedureFactory
+from ..feed import corpus
+from ..feed.test_hl7_listener import siu
 from .conftest import DESKTOP, PHONE, screenshot
 
 pytestmark = [pytest.mark.browser]
@@ -149,8 +154,18 @@ def test_forgot_password_pages_have_no_serious_accessibility_violations(live_ser
     assert not problems, problems
 
 
+def _a_booking_to_fix(location) -> InboundMessage:
+    """A message from the record system that cannot be applied: its clinic code is not mapped."""
+    system = SendingSystem.objects.create(name="Lakeside Epic", hl7_application="EPIC", hl7_facility="LAKESIDE")
+    system.clinics.add(location)
+    ServiceCode.objects.create(system=system, code="BMAB-GA", kind=ProcedureKind.BOTH, sedation=Sedation.GENERAL)
+    receive_hl7(siu(corpus.EPIC_S12, control="A11Y-1").encode(), peer="10.0.0.5")
+    return InboundMessage.objects.get(control_id="A11Y-1")
+
+
 def _nurse_urls(procedure, guardian) -> list[str]:
     patient = procedure.patient
+    message = _a_booking_to_fix(patient.location)
     return [
         reverse("nurse:dashboard"),
         reverse("nurse:procedure_list"),
@@ -168,6 +183,8 @@ def _nurse_urls(procedure, guardian) -> list[str]:
         reverse("nurse:procedure_done", args=[procedure.pk]),
         reverse("nurse:procedure_cancel", args=[procedure.pk]),
         reverse("nurse:outbox"),
+        reverse("nurse:feed_message_list"),
+        reverse("nurse:feed_message_detail", args=[message.pk]),
     ]
 
 
@@ -201,6 +218,8 @@ def test_nurse_pages_have_no_serious_accessibility_violations(
         page.goto(base + url)
         assert page.locator("html").get_attribute("lang") == language, url
         found[url] = _violations(axe, page)
+        if "/record-system/" in url:
+            screenshot(page, f"a11y-nurse-record-system-{url.count('/')}-{language}-{viewport['width']}")
     screenshot(page, f"a11y-nurse-last-{language}-{viewport['width']}")
     problems = {url: v for url, v in found.items() if v}
     assert not problems, problems
