@@ -5,7 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
+
+from portal import audit
 
 from . import fasting_display
 from .models import (
@@ -16,6 +21,13 @@ from .models import (
 
 def procedures_for(user: Any) -> Any:
     return Procedure.objects.visible_to(user).select_related("patient", "location")
+
+
+def procedure_shown(request: HttpRequest, pk: int, procedures: QuerySet[Procedure] | None = None) -> Procedure:
+    """One procedure this user may see (else 404), and the audit log told whose child it is."""
+    procedure = get_object_or_404(procedures if procedures is not None else procedures_for(request.user), pk=pk)
+    audit.shown(request, procedure.patient_id)
+    return procedure
 
 
 def fasting_context(

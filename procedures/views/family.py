@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +12,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import audit
 from portal.access import guardian_required
 from portal.audit import audited
 from portal.forms import posted
@@ -31,7 +29,7 @@ from ..models import (
     Procedure,
     ProcedureStatus,
 )
-from ..selectors import fasting_context, procedures_for
+from ..selectors import fasting_context, procedure_shown, procedures_for
 
 # --- Family side ----------------------------------------------------------------
 
@@ -77,9 +75,7 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
 @guardian_required
 def family_procedure(request: HttpRequest, pk: int) -> HttpResponse:
     # The checklist's counts come in the same query as the procedure.
-    procedure = _family_procedure(
-        request, pk, readiness.with_readiness(procedures_for(request.user), user=request.user)
-    )
+    procedure = procedure_shown(request, pk, readiness.with_readiness(procedures_for(request.user), user=request.user))
     return render(
         request,
         "procedures/family/procedure_detail.html",
@@ -102,16 +98,10 @@ def family_child(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Family: the appointment, fasting plan and checklist ----------------------------
 
 
-def _family_procedure(request: HttpRequest, pk: int, procedures: QuerySet[Procedure] | None = None) -> Procedure:
-    procedure = get_object_or_404(procedures if procedures is not None else procedures_for(request.user), pk=pk)
-    audit.shown(request, procedure.patient_id)
-    return procedure
-
-
 @audited(Procedure, patient="patient_id")
 @guardian_required
 def family_fasting_card(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     return render(
         request,
         "procedures/family/fasting_card.html",
@@ -123,7 +113,7 @@ def family_fasting_card(request: HttpRequest, pk: int) -> HttpResponse:
 @guardian_required
 @require_POST
 def family_acknowledge_fasting(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
@@ -139,7 +129,7 @@ def family_acknowledge_fasting(request: HttpRequest, pk: int) -> HttpResponse:
 @guardian_required
 @require_POST
 def family_confirm_contact(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     number = request.user.guardian.mobile_number
     if not number:
         messages.error(request, _("We do not have a mobile number for you yet. Please call your care team."))
@@ -153,7 +143,7 @@ def family_confirm_contact(request: HttpRequest, pk: int) -> HttpResponse:
 @guardian_required
 @require_http_methods(["GET", "POST"])
 def family_questions(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     saved = PreparedQuestion.objects.filter(procedure=procedure, user=request.user)
     form = QuestionsForm(posted(request), initial={"standard": [q.standard_key for q in saved if q.standard_key]})
     if request.method == "POST" and form.is_valid():
@@ -176,7 +166,7 @@ def family_questions(request: HttpRequest, pk: int) -> HttpResponse:
 @guardian_required
 @require_POST
 def family_question_delete(request: HttpRequest, pk: int, question_pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     question = get_object_or_404(PreparedQuestion, pk=question_pk, procedure=procedure, user=request.user)
     question.delete()
     messages.success(request, _("Question removed."))
@@ -186,7 +176,7 @@ def family_question_delete(request: HttpRequest, pk: int, question_pk: int) -> H
 @audited(Procedure, patient="patient_id")
 @guardian_required
 def family_questions_print(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     saved = PreparedQuestion.objects.filter(procedure=procedure, user=request.user)
     return render(
         request,
@@ -198,7 +188,7 @@ def family_questions_print(request: HttpRequest, pk: int) -> HttpResponse:
 @audited(Procedure, patient="patient_id")
 @guardian_required
 def family_calendar(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     body = calendar.appointment_ics(procedure, request.build_absolute_uri(reverse("family:procedure", args=[pk])))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="appointment-{procedure.pk}.ics"'
@@ -209,7 +199,7 @@ def family_calendar(request: HttpRequest, pk: int) -> HttpResponse:
 @guardian_required
 @require_http_methods(["GET", "POST"])
 def family_check_in(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _family_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     if not aftercare.check_in_open(procedure, now=timezone.now()):
         return render(request, "procedures/family/check_in_closed.html", {"procedure": procedure})
     form = CheckInForm(posted(request), pain_question=aftercare.pain_question(procedure))

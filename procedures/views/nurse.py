@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import audit
 from portal.access import care_team_required
 from portal.audit import audited
 from portal.converters import MAX_ID
@@ -44,7 +43,7 @@ from ..models import (
     Procedure,
     SymptomReport,
 )
-from ..selectors import fasting_context, procedures_for
+from ..selectors import fasting_context, procedure_shown, procedures_for
 
 PAGE_SIZE = 25
 
@@ -247,16 +246,10 @@ def procedure_create(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, form, _("Schedule a procedure"), patient=patient)
 
 
-def _nurse_procedure(request: HttpRequest, pk: int) -> Procedure:
-    procedure = get_object_or_404(procedures_for(request.user), pk=pk)
-    audit.shown(request, procedure.patient_id)
-    return procedure
-
-
 @audited(Procedure, patient="patient_id")
 @care_team_required
 def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _nurse_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     guardians = list(Guardian.objects.filter(patients=procedure.patient).select_related("user"))
     for guardian in guardians:
         guardian.checklist = readiness.checklist(procedure=procedure, user=guardian.user)
@@ -278,7 +271,7 @@ def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _nurse_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     if not procedure.is_active:
         messages.error(request, _("A cancelled or completed procedure cannot be changed."))
         return redirect("nurse:procedure_detail", pk=procedure.pk)
@@ -318,7 +311,7 @@ def procedure_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _nurse_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     if not procedure.is_active:
         messages.info(request, _("This procedure is not active."))
         return redirect("nurse:procedure_detail", pk=procedure.pk)
@@ -337,7 +330,7 @@ def procedure_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_running_late(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _nurse_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     form = RunningLateForm(posted(request), procedure=procedure)
     preview = None
     if request.method == "POST" and form.is_valid():
@@ -364,7 +357,7 @@ def procedure_running_late(request: HttpRequest, pk: int) -> HttpResponse:
 @care_team_required
 @require_http_methods(["GET", "POST"])
 def procedure_done(request: HttpRequest, pk: int) -> HttpResponse:
-    procedure = _nurse_procedure(request, pk)
+    procedure = procedure_shown(request, pk)
     now_local = timezone.localtime(timezone.now(), procedure.location.tz)
     initial = {"ended_time": now_local.time().replace(second=0, microsecond=0)}
     form = DoneForm(posted(request), procedure=procedure, initial=initial)
