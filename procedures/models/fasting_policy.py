@@ -42,6 +42,18 @@ def _shared_cache() -> Any:
     return None if isinstance(store, (LocMemCache, DummyCache)) else store
 
 
+# Set on the database connection while its transaction holds a policy change not yet committed:
+# that transaction reads the table (it alone sees the change) and never puts what it read in the cache.
+_PENDING = "fasting_policy_change_pending"
+
+
+def _change_pending() -> bool:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:  # committed or rolled back: nothing of it is pending any more
+        setattr(connection, _PENDING, False)
+    return getattr(connection, _PENDING, False)
+
+
 def _new_version() -> None:
     store = _shared_cache()
     if store is None:
@@ -87,7 +99,7 @@ class FastingPolicy(models.Model):
     def current(cls) -> FastingPolicy:
         """The policy in force, or the defaults if an admin has not saved one."""
         store = _shared_cache()
-        if store is None:
+        if store is None or _change_pending():
             return cls._in_force()
         try:
             found = store.get_many([_VERSION, _HELD])
@@ -126,5 +138,6 @@ class FastingPolicy(models.Model):
 @receiver(post_delete, sender=FastingPolicy, dispatch_uid="fasting-policy-deleted")
 def _policy_changed(**kwargs: Any) -> None:
     """Any save or delete (the admin's bulk delete too): a new version now, and again once it is committed."""
+    setattr(transaction.get_connection(), _PENDING, True)
     _new_version()
     transaction.on_commit(_new_version)

@@ -31,7 +31,7 @@ def _read() -> tuple[FastingPolicy, int]:
     return policy, len(ctx.captured_queries)
 
 
-def test_read_from_the_cache_once_kept(shared_cache, db):
+def test_read_from_the_cache_once_kept(shared_cache, transactional_db):
     FastingPolicy.objects.create(name="Ours", solids_hours=Decimal("7"))
     policy, queries = _read()
     assert (policy.name, queries) == ("Ours", 1)
@@ -75,3 +75,18 @@ def test_without_the_cache_every_read_asks_the_database(shared_cache, db):
     with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
         FastingPolicy.current()
         assert _read()[1] == 1
+
+
+def test_a_change_rolled_back_is_never_served(shared_cache, transactional_db, nurse):
+    from django.db import transaction
+
+    policy = FastingPolicy.objects.create(name="Ours", solids_hours=Decimal("7"))
+    FastingPolicy.current()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        policy.solids_hours = Decimal("9")
+        services.update_fasting_policy(policy=policy, changed_by=nurse)
+        # Inside the change its own transaction reads the new hours, and keeps them out of the cache.
+        assert FastingPolicy.current().solids_hours == Decimal("9")
+        raise RuntimeError("the change fails after the policy was saved")
+    assert FastingPolicy.current().solids_hours == Decimal("7")
+    assert _read()[0].solids_hours == Decimal("7")
