@@ -346,6 +346,8 @@ def targets() -> list[Target]:
         Target("bare view", "/bench/bare/", "", bare=True),
         Target("bare, parent signed in", "/bench/session/", "parent", bare=True),
         Target("bare, nurse signed in", "/bench/session/", "nurse", bare=True),
+        Target("empty page, parent", "/bench/empty/", "parent"),
+        Target("empty page, nurse", "/bench/empty/", "nurse"),
         Target("family dashboard", "/family/", "parent"),
         Target("family procedure page", f"/family/procedures/{parent_procedure.pk}/", "parent"),
         Target("nurse procedure list", "/nurse/", "nurse"),
