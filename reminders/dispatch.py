@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -307,6 +307,13 @@ def _hand_over_all(claimed: list[_Claimed], now: dt.datetime) -> dict[int, Statu
 
     def helper() -> None:
         try:
+            try:
+                connection.ensure_connection()
+            except DatabaseError:
+                # The server takes no more connections (max_connections): this thread takes no
+                # message, and the others (the task's own thread at least) take its share.
+                logger.warning("no database connection for a hand-over thread", exc_info=True)
+                return
             hand_over_while_any_wait()
         finally:
             # This thread's own connection: closed now, not left open until the thread is collected.

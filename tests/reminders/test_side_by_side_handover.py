@@ -17,9 +17,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from unittest import mock
 
+import psycopg2
 import pytest
 from django.db import connection, connections, transaction
+from django.db.backends.postgresql.base import DatabaseWrapper
 from django.utils import timezone
 
 from procedures import services
@@ -328,3 +331,25 @@ def test_on_sqlite_texts_go_one_after_another(twilio, location, nurse):
     ids = queued_texts(*(book_family(location, nurse) for _ in range(3)))
     assert dispatch.send_many(ids) == dict.fromkeys(ids, Status.SENT)
     assert fake.threads == {threading.get_ident()}
+
+
+def test_a_thread_the_database_turns_away_leaves_its_share_to_the_others(postgres, twilio, location, nurse, caplog):
+    fake = twilio()
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(6)))
+    task = threading.get_ident()
+    connect = DatabaseWrapper.get_new_connection
+
+    def full_server(self, params):
+        if threading.get_ident() != task:
+            raise psycopg2.OperationalError("FATAL:  sorry, too many clients already")
+        return connect(self, params)
+
+    with mock.patch.object(DatabaseWrapper, "get_new_connection", full_server):
+        results = dispatch.send_many(ids)
+
+    # Not one left sending (the sweep would have had to ask Twilio about each): all went, on the task's thread.
+    assert results == dict.fromkeys(ids, Status.SENT)
+    assert fake.threads == {task}
+    assert Counter(fake.taken) == Counter(number_of(pk) for pk in ids)
+    turned_away = [r for r in caplog.records if r.getMessage() == "no database connection for a hand-over thread"]
+    assert len(turned_away) == 2
