@@ -240,6 +240,7 @@ def send_many(reminder_ids: Iterable[int], *, now: dt.datetime | None = None) ->
                 claimed.append(_Claimed(reminder, message, attempt))
         DeliveryAttempt.objects.bulk_create([item.attempt for item in claimed])
     results.update(_hand_over_all(claimed, now))
+    _apply_early_statuses([item.reminder for item in claimed if results.get(item.reminder.pk) == Status.SENT])
     return results
 
 
@@ -437,15 +438,18 @@ def _record_sent(sent: list[_Claimed], now: dt.datetime) -> None:
                 f"UPDATE {table} SET {assign}%s WHERE id = %s AND status = %s",  # noqa: S608
                 [[*common, r.provider_message_id, r.pk, Status.SENDING.value] for r in reminders],
             )
-    _apply_early_statuses(reminders)
 
 
 def _apply_early_statuses(sent: list[Reminder]) -> None:
     """apply_early_status for each row a provider called back about before its id was stored.
 
-    One look now and one after the commit (a callback may land while this
-    transaction is open), instead of two per row.
+    One look for a whole send task, once each of its hand-overs has committed
+    (instead of two a row): a callback that came before a row's commit left an
+    early status this finds, one after it found the row by its id. Inside a
+    caller's transaction, once more after that commits.
     """
+    if not sent:
+        return
     ids = [reminder.provider_message_id for reminder in sent]
 
     def waiting() -> list[Reminder]:
@@ -458,7 +462,8 @@ def _apply_early_statuses(sent: list[Reminder]) -> None:
 
     for reminder in waiting():
         apply_early_status(reminder)
-    transaction.on_commit(lambda: [apply_early_status(reminder) for reminder in waiting()])
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: [apply_early_status(reminder) for reminder in waiting()])
 
 
 def _withdraw(reminder: Reminder, attempt: DeliveryAttempt, status: Status, reason: str) -> Status:

@@ -23,12 +23,15 @@ import psycopg2
 import pytest
 from django.db import connection, connections, transaction
 from django.db.backends.postgresql.base import DatabaseWrapper
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
+from twilio.request_validator import RequestValidator
 
 from procedures import services
 from procedures.models import Procedure
 from reminders import channels, dispatch, http
-from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, Reminder, Status
+from reminders.models import AttemptOutcome, DeliveryAttempt, EarlyStatus, Kind, Reminder, Status
 from tests.factories import GuardianFactory, PatientFactory
 
 from .conftest import book, payload
@@ -353,3 +356,36 @@ def test_a_thread_the_database_turns_away_leaves_its_share_to_the_others(postgre
     assert Counter(fake.taken) == Counter(number_of(pk) for pk in ids)
     turned_away = [r for r in caplog.records if r.getMessage() == "no database connection for a hand-over thread"]
     assert len(turned_away) == 2
+
+
+def test_a_delivery_callback_that_lands_during_the_hand_over_is_applied_once_the_task_ends(
+    postgres, twilio, location, nurse, settings
+):
+    settings.TWILIO_AUTH_TOKEN, settings.SITE_URL = "callback-token", "https://portal.example.org"
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(3)))
+    early = number_of(ids[1])
+    errors: list[BaseException] = []
+
+    def callback(sid: str) -> None:
+        data = {"MessageSid": sid, "MessageStatus": "delivered"}
+        path = reverse("reminders:twilio_status")
+        signature = RequestValidator("callback-token").compute_signature(settings.SITE_URL + path, data)
+        assert Client().post(path, data, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 204
+
+    def answer(to: str) -> http.Response | None:
+        if to != early:
+            return None
+        # Twilio calls back, from its side, before its answer to us arrives: the id is not stored yet.
+        webhook = in_thread(lambda: callback("SMearly"), errors)
+        webhook.join(WAIT)
+        return http.Response(201, {"sid": "SMearly", "status": "queued"})
+
+    twilio(answer)
+    results = dispatch.send_many(ids)
+
+    assert not errors, errors
+    assert results == dict.fromkeys(ids, Status.SENT)
+    reminder = Reminder.objects.get(provider_message_id="SMearly")
+    assert reminder.pk == ids[1] and reminder.status == Status.DELIVERED
+    assert not EarlyStatus.objects.filter(applied_at__isnull=True).exists()
+    assert {statuses(ids)[pk] for pk in (ids[0], ids[2])} == {Status.SENT}
