@@ -338,8 +338,9 @@ def main() -> None:
     )  # fmt: skip
     beat = start(["beat", "--loglevel=WARNING", "-S", settings.CELERY_BEAT_SCHEDULER], log)
     print(
-        f"beat every {settings.DISPATCH_SECONDS:g} s; one worker, {args.concurrency} processes; "
-        f"{args.count} reminders per round; log in {log}"
+        f"beat every {settings.DISPATCH_SECONDS:g} s; one worker, {args.concurrency} processes"
+        + (f", {settings.PROVIDER_SEND_THREADS} hand-over threads each; " if twilio else "; ")
+        + f"{args.count} reminders per round; log in {log}"
     )
     results: list[tuple[float, dict]] = []
     try:
