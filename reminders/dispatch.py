@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -200,9 +201,10 @@ def send_many(reminder_ids: Iterable[int], *, now: dt.datetime | None = None) ->
     handed to the provider while the procedure row is held, so a change either
     commits first (and the message is withdrawn) or waits for the hand-over (and
     its own notice follows). A provider across the network gets one transaction
-    per message, so a change waits for at most one call; the outbox, a table of
-    this database, takes a batch in one. `now` lets the demo fast-forward replay
-    a reminder at its due time.
+    per message, so a change waits for at most one call, and up to
+    PROVIDER_SEND_THREADS of them are handed over side by side (see
+    _hand_over_all); the outbox, a table of this database, takes a batch in one.
+    `now` lets the demo fast-forward replay a reminder at its due time.
     """
     now = now or timezone.now()
     results: dict[int, Status] = {}
@@ -237,12 +239,8 @@ def send_many(reminder_ids: Iterable[int], *, now: dt.datetime | None = None) ->
                 )
                 claimed.append(_Claimed(reminder, message, attempt))
         DeliveryAttempt.objects.bulk_create([item.attempt for item in claimed])
-    for transport, group in _hand_over_groups(claimed):
-        try:
-            results.update(_hand_over(transport, group, now))
-        except Exception:
-            # Left sending, as if this worker had stopped: the sweep finds out what became of them.
-            logger.exception("hand-over failed", extra={"reminder_ids": [item.reminder.pk for item in group]})
+    results.update(_hand_over_all(claimed, now))
+    _apply_early_statuses([item.reminder for item in claimed if results.get(item.reminder.pk) == Status.SENT])
     return results
 
 
@@ -272,6 +270,92 @@ def _hand_over_groups(claimed: list[_Claimed]) -> Iterator[tuple[Transport, list
         else:
             for item in items:
                 yield transport, [item]
+
+
+def _hand_over_all(claimed: list[_Claimed], now: dt.datetime) -> dict[int, Status]:
+    """Hand each group over: the outbox's batch here, a network provider's messages side by side.
+
+    Each of a network provider's messages keeps its own transaction, its own
+    hold on its procedure and its own re-check, whichever thread runs it; the
+    threads only wait on the provider at the same time. They are started here
+    and joined before this returns, so a Celery task (a prefork child) ends
+    with none left running, and each closes the connection it opened.
+    """
+    results: dict[int, Status] = {}
+    across_network: list[tuple[Transport, list[_Claimed]]] = []
+    for transport, group in _hand_over_groups(claimed):
+        if transport.local:
+            results.update(_hand_over_or_leave(transport, group, now))
+        else:
+            across_network.append((transport, group))
+    threads = _send_threads(len(across_network))
+    if threads == 1:
+        for transport, group in across_network:
+            results.update(_hand_over_or_leave(transport, group, now))
+        return results
+    lock = threading.Lock()
+    waiting = iter(across_network)
+
+    def hand_over_while_any_wait() -> None:
+        while True:
+            with lock:
+                job = next(waiting, None)
+            if job is None:
+                return
+            done = _hand_over_or_leave(*job, now)
+            with lock:
+                results.update(done)
+
+    def helper() -> None:
+        try:
+            try:
+                connection.ensure_connection()
+            except DatabaseError:
+                # The server takes no more connections (max_connections): this thread takes no
+                # message, and the others (the task's own thread at least) take its share.
+                logger.warning("no database connection for a hand-over thread", exc_info=True)
+                return
+            hand_over_while_any_wait()
+        finally:
+            # This thread's own connection: closed now, not left open until the thread is collected.
+            connections.close_all()
+
+    helpers = [threading.Thread(target=helper, name=f"hand-over-{n}") for n in range(1, threads)]
+    for thread in helpers:
+        thread.start()
+    try:
+        hand_over_while_any_wait()  # this thread is one of them, on the connection it already has
+    finally:
+        for thread in helpers:
+            thread.join()
+    return results
+
+
+def _send_threads(messages: int) -> int:
+    """How many of a network provider's messages go at once (1: one after another).
+
+    Only on PostgreSQL: there a hand-over holds a share lock on its procedure's
+    row, which other hand-overs share. SQLite has one write lock for the whole
+    database, and a hand-over holds it for its provider call (IMMEDIATE
+    transactions): a second thread would only wait for it, and past the busy
+    timeout fail with "database is locked" and leave its message sending.
+    Not inside a transaction of the caller's either: the threads' own
+    connections cannot see its uncommitted claim, so they would hand messages
+    over and find no row to record it on (or wait for a row it has locked,
+    while it waits for them).
+    """
+    if messages < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return min(settings.PROVIDER_SEND_THREADS, messages)
+
+
+def _hand_over_or_leave(transport: Transport, group: list[_Claimed], now: dt.datetime) -> dict[int, Status]:
+    try:
+        return _hand_over(transport, group, now)
+    except Exception:
+        # Left sending, as if this worker had stopped: the sweep finds out what became of them.
+        logger.exception("hand-over failed", extra={"reminder_ids": [item.reminder.pk for item in group]})
+        return {}
 
 
 def _hand_over(transport: Transport, group: list[_Claimed], now: dt.datetime) -> dict[int, Status]:
@@ -354,15 +438,18 @@ def _record_sent(sent: list[_Claimed], now: dt.datetime) -> None:
                 f"UPDATE {table} SET {assign}%s WHERE id = %s AND status = %s",  # noqa: S608
                 [[*common, r.provider_message_id, r.pk, Status.SENDING.value] for r in reminders],
             )
-    _apply_early_statuses(reminders)
 
 
 def _apply_early_statuses(sent: list[Reminder]) -> None:
     """apply_early_status for each row a provider called back about before its id was stored.
 
-    One look now and one after the commit (a callback may land while this
-    transaction is open), instead of two per row.
+    One look for a whole send task, once each of its hand-overs has committed
+    (instead of two a row): a callback that came before a row's commit left an
+    early status this finds, one after it found the row by its id. Inside a
+    caller's transaction, once more after that commits.
     """
+    if not sent:
+        return
     ids = [reminder.provider_message_id for reminder in sent]
 
     def waiting() -> list[Reminder]:
@@ -375,7 +462,8 @@ def _apply_early_statuses(sent: list[Reminder]) -> None:
 
     for reminder in waiting():
         apply_early_status(reminder)
-    transaction.on_commit(lambda: [apply_early_status(reminder) for reminder in waiting()])
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: [apply_early_status(reminder) for reminder in waiting()])
 
 
 def _withdraw(reminder: Reminder, attempt: DeliveryAttempt, status: Status, reason: str) -> Status:

@@ -5,7 +5,11 @@ Real celery beat (the database scheduler, the beat schedule in portal/settings.p
 runs the dispatch task; real worker processes of the project's Celery app claim,
 render and hand over. The channel: the outbox transport (each hand-over a row
 committed with the move to sent), or with `--provider twilio` texts only, through
-the Twilio transport to a fake Twilio API in this process that answers at once.
+the Twilio transport to a fake Twilio API in this process. Like the real API it
+serves each request on its own thread and takes a moment to answer: by default
+40-80 ms a request (`--provider-latency LOW-HIGH`, in milliseconds, spread evenly;
+`0` answers at once): the fast end of what an API across the network takes; a
+slower provider only makes waiting on it matter more.
 The benchmark only seeds and watches:
 
 1. a no-op round: `--noop` tasks (Celery's built-in `celery.accumulate`) through
@@ -26,6 +30,7 @@ reminder rate to the no-op rate.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/marrow_rem_bench \\
     REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python scripts/bench_reminders.py \\
         [--count 10000] [--concurrency 2] [--rounds 3] [--noop 5000] [--provider twilio]
+        [--provider-latency 40-80]
 
 It flushes its own database first (created if missing) and uses the queues
 bench, bench-sms and bench-email. Not a test: timings vary with the machine.
@@ -37,6 +42,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -56,10 +62,12 @@ QUEUES = (QUEUE, f"{QUEUE}-sms", f"{QUEUE}-email")
 
 
 class FakeTwilio(BaseHTTPRequestHandler):
-    """Twilio's Messages API, answering at once: takes each text and notes when it came."""
+    """Twilio's Messages API: takes each text after its latency and notes when it answered."""
 
     def do_POST(self) -> None:
         fields = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        low, high = self.server.latency
+        time.sleep(random.uniform(low, high))  # noqa: S311 - a spread of delays, not a secret
         with self.server.lock:
             sid = f"SM{len(self.server.received):032d}"
             self.server.received.append((dt.datetime.now(dt.UTC), fields["To"][0]))
@@ -74,10 +82,16 @@ class FakeTwilio(BaseHTTPRequestHandler):
         pass
 
 
-def start_fake_twilio() -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTwilio)
-    server.daemon_threads = True
-    server.received, server.lock = [], threading.Lock()
+class FakeTwilioServer(ThreadingHTTPServer):
+    # Every worker thread may connect at once: the default backlog of 5 would drop
+    # connections and add the client's one-second SYN retry to their latency.
+    request_queue_size = 128
+    daemon_threads = True
+
+
+def start_fake_twilio(latency: tuple[float, float]) -> ThreadingHTTPServer:
+    server = FakeTwilioServer(("127.0.0.1", 0), FakeTwilio)
+    server.received, server.lock, server.latency = [], threading.Lock(), latency
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -235,6 +249,18 @@ def reminder_round(ids: list[int], lead: float, timeout: float, twilio: Threadin
     }
 
 
+def latency_range(text: str) -> tuple[float, float]:
+    """Milliseconds "40-80" -> (0.04, 0.08) seconds; "60" -> (0.06, 0.06)."""
+    low, _, high = text.partition("-")
+    try:
+        bounds = (float(low) / 1000, float(high or low) / 1000)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not LOW-HIGH in milliseconds: {text!r}") from None
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"not 0 <= LOW <= HIGH: {text!r}")
+    return bounds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
@@ -249,6 +275,10 @@ def main() -> None:
         help="the outbox (a batch commits with its move to sent), or texts only, to a fake Twilio over HTTP "
         "(one transaction per text, under the same share lock)",
     )  # fmt: skip
+    parser.add_argument(
+        "--provider-latency", type=latency_range, default="40-80", metavar="LOW-HIGH",
+        help="milliseconds the fake Twilio takes to answer each text, spread evenly (default 40-80; 0: at once)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/marrow_rem_bench")
@@ -260,7 +290,7 @@ def main() -> None:
         OUTBOX_ECHO="0", SMS_BACKEND="outbox", REMINDER_EMAIL_BACKEND="outbox",
         SECRET_KEY=os.environ.get("SECRET_KEY", "benchmark-only-secret"), DJANGO_SETTINGS_MODULE="portal.settings",
     )  # fmt: skip
-    twilio = start_fake_twilio() if args.provider == "twilio" else None
+    twilio = start_fake_twilio(args.provider_latency) if args.provider == "twilio" else None
     if twilio:
         os.environ.update(
             SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="fake-provider",  # noqa: S106
@@ -295,6 +325,9 @@ def main() -> None:
         templates = [t for t in templates if t.channel == "sms"]
     channels = sorted({t.channel for t in templates})
     print(f"{args.procedures} procedures booked: {len(templates)} planned reminders ({', '.join(channels)}) to copy")
+    if twilio:
+        low, high = args.provider_latency
+        print(f"fake Twilio answers each text in {low * 1000:g}-{high * 1000:g} ms")
     log = ROOT / "var" / "bench-reminders.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text("")
@@ -305,8 +338,9 @@ def main() -> None:
     )  # fmt: skip
     beat = start(["beat", "--loglevel=WARNING", "-S", settings.CELERY_BEAT_SCHEDULER], log)
     print(
-        f"beat every {settings.DISPATCH_SECONDS:g} s; one worker, {args.concurrency} processes; "
-        f"{args.count} reminders per round; log in {log}"
+        f"beat every {settings.DISPATCH_SECONDS:g} s; one worker, {args.concurrency} processes"
+        + (f", {settings.PROVIDER_SEND_THREADS} hand-over threads each; " if twilio else "; ")
+        + f"{args.count} reminders per round; log in {log}"
     )
     results: list[tuple[float, dict]] = []
     try:

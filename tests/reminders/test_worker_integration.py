@@ -7,6 +7,7 @@ the worker too; the test plays beat's part by calling the dispatcher.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ import pytest
 import time_machine
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
+from django.db.backends.signals import connection_created
 
 from portal.celery import app
 from reminders import dispatch, tasks
@@ -30,8 +32,24 @@ UTC = dt.UTC
 def worker(transactional_db, postgres, redis_url, education_content):
     app.control.purge()
     queues = [settings.CELERY_TASK_DEFAULT_QUEUE, *settings.SEND_QUEUES.values()]
-    with start_worker(app, perform_ping_check=False, shutdown_timeout=20, queues=queues):
-        yield
+    here = threading.get_ident()
+    opened: list = []
+
+    def note(sender: object, connection: object, **kwargs: object) -> None:
+        if threading.get_ident() != here:
+            opened.append(connection)
+
+    connection_created.connect(note)
+    try:
+        with start_worker(app, perform_ping_check=False, shutdown_timeout=20, queues=queues):
+            yield
+    finally:
+        connection_created.disconnect(note)
+        # The worker's thread has ended, but not the connection it kept for its next task
+        # (CELERY_DB_REUSE_MAX): left open, it keeps the test database from being dropped.
+        for database in opened:
+            database.inc_thread_sharing()
+            database.close()
 
 
 def _wait_until_sent(reminder: Reminder, seconds: float = 30) -> Reminder:

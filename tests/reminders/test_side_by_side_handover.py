@@ -1,0 +1,391 @@
+"""A send task hands several texts to Twilio at once, each as safely as alone.
+
+Up to PROVIDER_SEND_THREADS messages of a network provider are in flight at
+the same time, each in its own transaction with its own hold on its
+procedure. The fake Twilio sits at the one wrapper (`reminders.http.post`)
+and makes each moment explicit: a barrier that only opens when that many
+texts are in flight together, events the test releases, and PostgreSQL's own
+word that a hand-over or a change waits for a lock. Handed over one after
+another, the barrier never opens and these tests fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from unittest import mock
+
+import psycopg2
+import pytest
+from django.db import connection, connections, transaction
+from django.db.backends.postgresql.base import DatabaseWrapper
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from twilio.request_validator import RequestValidator
+
+from procedures import services
+from procedures.models import Procedure
+from reminders import channels, dispatch, http
+from reminders.models import AttemptOutcome, DeliveryAttempt, EarlyStatus, Kind, Reminder, Status
+from tests.factories import GuardianFactory, PatientFactory
+
+from .conftest import book, payload
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+WAIT = 20  # seconds before a test gives up on a moment that never comes
+numbers = itertools.count(1000)
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+class Twilio:
+    """Twilio's Messages API at the wrapper: `answer` may wait, answer otherwise or raise; else it accepts.
+
+    It notes each text it accepted, and which thread (on which connection) handed each one over.
+    """
+
+    def __init__(self, answer: Callable[[str], object]) -> None:
+        self.answer = answer
+        self.lock = threading.Lock()
+        self.taken: list[str] = []
+        self.threads: set[int] = set()
+        self.databases: dict[int, object] = {}  # backend pid -> the handing thread's connection
+
+    def post(self, url: str, data: dict[str, str], *, auth: tuple[str, str] | None = None) -> http.Response:
+        pid = backend_pid() if connection.vendor == "postgresql" else 0
+        with self.lock:
+            self.threads.add(threading.get_ident())
+            self.databases[pid] = connections["default"]
+        answer = self.answer(data["To"])
+        if isinstance(answer, http.Response):
+            return answer
+        with self.lock:
+            self.taken.append(data["To"])
+            sid = f"SM{len(self.taken):032d}"
+        return http.Response(201, {"sid": sid, "status": "queued"})
+
+
+@pytest.fixture
+def twilio(settings, monkeypatch) -> Callable[..., Twilio]:
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC123", "token"
+    settings.TWILIO_FROM_NUMBER = "+13125550000"
+    settings.PROVIDER_SEND_THREADS = 3
+
+    def install(answer: Callable[[str], object] = lambda to: None) -> Twilio:
+        fake = Twilio(answer)
+        monkeypatch.setattr(http, "post", fake.post)
+        return fake
+
+    return install
+
+
+def book_family(location, nurse, *, guardians: int = 1) -> Procedure:
+    """A procedure booked as a nurse books it: its confirmation texts are due now."""
+    now = timezone.now()
+    family = [
+        GuardianFactory(
+            mobile_number=f"+1312555{next(numbers):04d}", sms_enabled=True, sms_consent_at=now, sms_consent_text="Yes"
+        )
+        for _ in range(guardians)
+    ]
+    patient = PatientFactory(location=location, guardians=family)
+    return book(patient, nurse, arrival=(now + dt.timedelta(days=3)).replace(second=0, microsecond=0))
+
+
+def queued_texts(*procedures: Procedure) -> list[int]:
+    """Beat's claim; these procedures' texts, in the order a send task takes them."""
+    dispatch.claim_due(enqueue=lambda pk: None)
+    rows = Reminder.objects.filter(procedure__in=procedures, channel="sms", status=Status.QUEUED)
+    return list(rows.order_by("pk").values_list("pk", flat=True))
+
+
+def number_of(reminder_id: int) -> str:
+    return Reminder.objects.select_related("guardian").get(pk=reminder_id).guardian.mobile_number
+
+
+def statuses(ids: list[int]) -> dict[int, str]:
+    return dict(Reminder.objects.filter(pk__in=ids).values_list("pk", "status"))
+
+
+def in_thread(target: Callable[[], object], errors: list[BaseException], pids: list[int] | None = None):
+    def run() -> None:
+        try:
+            if pids is not None:
+                pids.append(backend_pid())
+            target()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.01)
+
+
+def waiting_for_a_lock(*, query: str = "%", pid: int | None = None) -> int:
+    """Sessions of this database that PostgreSQL says wait for a lock (running `query`, or this one)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE %s AND (%s::int IS NULL OR pid = %s)",
+            [query, pid, pid],
+        )
+        return cursor.fetchone()[0]
+
+
+def reschedule(procedure: Procedure, nurse) -> Callable[[], Procedure]:
+    later = procedure.scheduled_start + dt.timedelta(days=1)
+    return lambda: services.update_procedure(
+        procedure=procedure, changed_by=nurse, scheduled_start=later, arrival_at=later - dt.timedelta(hours=1)
+    )
+
+
+def test_texts_go_to_twilio_as_many_at_once_as_the_setting_allows(postgres, twilio, location, nurse):
+    three_at_once = threading.Barrier(3)
+    fake = twilio(lambda to: three_at_once.wait(WAIT))
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(9)))
+    assert len(ids) == 9
+
+    results = dispatch.send_many(ids)
+
+    assert results == dict.fromkeys(ids, Status.SENT)
+    assert set(statuses(ids).values()) == {Status.SENT}
+    assert Counter(fake.taken) == Counter(number_of(pk) for pk in ids)  # each once
+    # Three threads, never a fourth: the task's own thread is one of them.
+    assert len(fake.threads) == 3 and threading.get_ident() in fake.threads
+
+
+def test_the_threads_close_the_database_connections_they_opened(postgres, twilio, location, nurse):
+    three_at_once = threading.Barrier(3)
+    fake = twilio(lambda to: three_at_once.wait(WAIT))
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(6)))
+    own = backend_pid()
+
+    def sessions() -> set[int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            return {row[0] for row in cursor.fetchall()}
+
+    before = sessions()
+    dispatch.send_many(ids)
+
+    helpers = {pid: database for pid, database in fake.databases.items() if pid != own}
+    assert own in fake.databases and len(helpers) == 2
+    assert all(database.connection is None for database in helpers.values())
+    # The server ends a session a moment after its client hangs up.
+    wait_until(lambda: not sessions() & helpers.keys(), "the helpers' sessions ended")
+    assert not sessions() - before  # none opened for the hand-overs is left
+    assert own in sessions()  # the task's own connection is kept for its next task
+
+
+def test_a_hung_a_refused_and_a_broken_text_leave_the_others_sent(postgres, twilio, location, nurse, caplog):
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(6)))
+    hung, refused, broken, *fine = (number_of(pk) for pk in ids)
+    lock, gone, others_gone = threading.Lock(), set(), threading.Event()
+
+    def answer(to: str) -> http.Response | None:
+        if to == hung:
+            # It holds its thread until the others have gone (one after another they never would),
+            # then the read times out.
+            assert others_gone.wait(WAIT), "the other texts waited for the hung one"
+            raise http.NoAnswer("The read operation timed out")
+        if to == refused:
+            return http.Response(400, payload("twilio_error_21211"))
+        if to == broken:
+            raise RuntimeError("a fault of our own while handing it over")
+        with lock:
+            gone.add(to)
+            if gone == set(fine):
+                others_gone.set()
+        return None
+
+    fake = twilio(answer)
+
+    results = dispatch.send_many(ids)
+
+    pk = {number_of(reminder_id): reminder_id for reminder_id in ids}
+    ended = {pk[hung]: Status.UNKNOWN, pk[refused]: Status.FAILED, **{pk[n]: Status.SENT for n in fine}}
+    assert results == ended
+    # The broken one is left sending, as if its worker had stopped: the sweep finds out what became of it.
+    assert statuses(ids) == {**ended, pk[broken]: Status.SENDING}
+    assert "hand-over failed" in [record.getMessage() for record in caplog.records]
+    outcomes = dict(DeliveryAttempt.objects.filter(reminder_id__in=ids).values_list("reminder_id", "outcome"))
+    assert (outcomes[pk[hung]], outcomes[pk[refused]]) == (AttemptOutcome.UNKNOWN, AttemptOutcome.PERMANENT)
+    assert Reminder.objects.get(pk=pk[refused]).last_error == channels.TWILIO_PERMANENT[21211]
+    assert Counter(fake.taken) == Counter(fine)
+
+
+def test_a_change_during_the_hand_overs_waits_for_all_of_them_and_its_notices_follow(postgres, twilio, location, nurse):
+    changed = book_family(location, nurse, guardians=2)
+    ids = queued_texts(changed, book_family(location, nurse))
+    assert len(ids) == 3
+    in_flight, release = threading.Semaphore(0), threading.Event()
+
+    def held(to: str) -> None:
+        in_flight.release()
+        assert release.wait(WAIT), "the test never let the provider answer"
+
+    fake = twilio(held)
+    errors: list[BaseException] = []
+    change_pids: list[int] = []
+    sender = in_thread(lambda: dispatch.send_many(ids), errors)
+    changer = None
+    try:
+        for _ in ids:
+            assert in_flight.acquire(timeout=WAIT), "the texts were not handed over side by side"
+        changer = in_thread(reschedule(changed, nurse), errors, change_pids)
+        wait_until(lambda: change_pids and waiting_for_a_lock(pid=change_pids[0]), "the change waits")
+        assert Procedure.objects.get(pk=changed.pk).version == 1
+    finally:
+        release.set()
+        sender.join(WAIT)
+        if changer:
+            changer.join(WAIT)
+    assert not errors, errors
+    assert set(statuses(ids).values()) == {Status.SENT}
+    assert len(fake.taken) == 3
+    assert Procedure.objects.get(pk=changed.pk).version == 2
+    notices = Reminder.objects.filter(procedure=changed, kind=Kind.CHANGED, procedure_version=2, channel="sms")
+    assert list(notices.values_list("status", flat=True)) == [Status.SCHEDULED] * 2
+
+
+def test_a_change_committed_first_withdraws_its_texts_while_the_others_go(postgres, twilio, location, nurse):
+    changed = book_family(location, nurse, guardians=2)
+    ids = queued_texts(changed, book_family(location, nurse, guardians=2))
+    ours = set(Reminder.objects.filter(pk__in=ids, procedure=changed).values_list("pk", flat=True))
+    assert len(ours) == 2 and min(ids) in ours  # one after another, the first would hold up the rest
+    fake = twilio()
+    errors: list[BaseException] = []
+    locked, go = threading.Event(), threading.Event()
+
+    def change_once_the_texts_are_claimed() -> None:
+        with transaction.atomic():
+            # The change path's first step, taken early: hold the procedure row until told.
+            Procedure.objects.select_for_update().get(pk=changed.pk)
+            locked.set()
+            assert go.wait(WAIT)
+            reschedule(changed, nurse)()
+
+    changer = in_thread(change_once_the_texts_are_claimed, errors)
+    sender = None
+    try:
+        assert locked.wait(WAIT)
+        sender = in_thread(lambda: dispatch.send_many(ids), errors)
+        # Both of its texts wait at the hand-over, side by side, while the other family's go.
+        wait_until(lambda: waiting_for_a_lock(query="%FOR SHARE%") == 2, "both of its hand-overs wait")
+        wait_until(lambda: len(fake.taken) == 2, "the other family's texts went")
+        assert {statuses(ids)[pk] for pk in ours} == {Status.SENDING}
+    finally:
+        go.set()
+        changer.join(WAIT)
+        if sender:
+            sender.join(WAIT)
+    assert not errors, errors
+    assert sorted(fake.taken) == sorted(number_of(pk) for pk in set(ids) - ours)
+    assert statuses(ids) == {pk: Status.CANCELLED if pk in ours else Status.SENT for pk in ids}
+    withdrawn = DeliveryAttempt.objects.filter(reminder_id__in=ours).values_list("outcome", flat=True)
+    assert list(withdrawn) == [AttemptOutcome.WITHDRAWN] * 2
+
+
+def test_inside_the_callers_transaction_texts_go_one_after_another(postgres, twilio, location, nurse, settings):
+    settings.PROVIDER_SEND_THREADS = 8
+    fake = twilio()
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(3)))
+    with transaction.atomic():
+        # Another connection could not see this transaction's claim: all of it stays on this one.
+        results = dispatch.send_many(ids)
+    assert results == dict.fromkeys(ids, Status.SENT)
+    assert fake.threads == {threading.get_ident()}
+
+
+def test_one_thread_means_one_after_another(postgres, twilio, location, nurse, settings):
+    settings.PROVIDER_SEND_THREADS = 1
+    fake = twilio()
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(3)))
+    assert dispatch.send_many(ids) == dict.fromkeys(ids, Status.SENT)
+    assert fake.threads == {threading.get_ident()}
+
+
+def test_on_sqlite_texts_go_one_after_another(twilio, location, nurse):
+    """SQLite's one write lock is held through each hand-over: a second thread could only wait for it."""
+    if connection.vendor != "sqlite":
+        pytest.skip("runs when the suite runs on SQLite (no DATABASE_URL)")
+    fake = twilio()
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(3)))
+    assert dispatch.send_many(ids) == dict.fromkeys(ids, Status.SENT)
+    assert fake.threads == {threading.get_ident()}
+
+
+def test_a_thread_the_database_turns_away_leaves_its_share_to_the_others(postgres, twilio, location, nurse, caplog):
+    fake = twilio()
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(6)))
+    task = threading.get_ident()
+    connect = DatabaseWrapper.get_new_connection
+
+    def full_server(self, params):
+        if threading.get_ident() != task:
+            raise psycopg2.OperationalError("FATAL:  sorry, too many clients already")
+        return connect(self, params)
+
+    with mock.patch.object(DatabaseWrapper, "get_new_connection", full_server):
+        results = dispatch.send_many(ids)
+
+    # Not one left sending (the sweep would have had to ask Twilio about each): all went, on the task's thread.
+    assert results == dict.fromkeys(ids, Status.SENT)
+    assert fake.threads == {task}
+    assert Counter(fake.taken) == Counter(number_of(pk) for pk in ids)
+    turned_away = [r for r in caplog.records if r.getMessage() == "no database connection for a hand-over thread"]
+    assert len(turned_away) == 2
+
+
+def test_a_delivery_callback_that_lands_during_the_hand_over_is_applied_once_the_task_ends(
+    postgres, twilio, location, nurse, settings
+):
+    settings.TWILIO_AUTH_TOKEN, settings.SITE_URL = "callback-token", "https://portal.example.org"
+    ids = queued_texts(*(book_family(location, nurse) for _ in range(3)))
+    early = number_of(ids[1])
+    errors: list[BaseException] = []
+
+    def callback(sid: str) -> None:
+        data = {"MessageSid": sid, "MessageStatus": "delivered"}
+        path = reverse("reminders:twilio_status")
+        signature = RequestValidator("callback-token").compute_signature(settings.SITE_URL + path, data)
+        assert Client().post(path, data, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 204
+
+    def answer(to: str) -> http.Response | None:
+        if to != early:
+            return None
+        # Twilio calls back, from its side, before its answer to us arrives: the id is not stored yet.
+        webhook = in_thread(lambda: callback("SMearly"), errors)
+        webhook.join(WAIT)
+        return http.Response(201, {"sid": "SMearly", "status": "queued"})
+
+    twilio(answer)
+    results = dispatch.send_many(ids)
+
+    assert not errors, errors
+    assert results == dict.fromkeys(ids, Status.SENT)
+    reminder = Reminder.objects.get(provider_message_id="SMearly")
+    assert reminder.pk == ids[1] and reminder.status == Status.DELIVERED
+    assert not EarlyStatus.objects.filter(applied_at__isnull=True).exists()
+    assert {statuses(ids)[pk] for pk in (ids[0], ids[2])} == {Status.SENT}
