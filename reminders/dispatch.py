@@ -506,7 +506,8 @@ def sweep(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> 
 
     Queued rows were never handed to a provider: ring again. Sending rows may
     have been: their outcome is unknown, so they fail visibly for a nurse to
-    check and resend, rather than risk a second message.
+    check and resend, rather than risk a second message. Delivery statuses a
+    stopped worker left waiting for their message are applied.
     """
     now = now or timezone.now()
     stale = now - dt.timedelta(minutes=settings.REMINDER_STUCK_MINUTES)
@@ -536,12 +537,17 @@ def sweep(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> 
         last_error="A worker stopped while handing it over. Asking the provider before anything is sent again.",
         updated_at=now,
     )
+    # A delivery status that came before its message id was stored waits for the sender to apply
+    # it once the id is in; a worker that stopped in between leaves it waiting. Applied here.
+    waiting = EarlyStatus.objects.filter(provider=EARLY_PROVIDER, applied_at__isnull=True, received_at__lt=stale)
+    early = list(Reminder.objects.filter(provider_message_id__in=waiting.values("message_id"))[:BATCH])
+    for reminder in early:
+        apply_early_status(reminder)
     requeued = len(lost) + len(never_sent)
-    if requeued or unknown or landed:
-        logger.warning(
-            "reminders swept", extra={"requeued": requeued, "unknown_outcome": unknown, "found_sent": landed}
-        )
-    return {"requeued": requeued, "unknown_outcome": unknown, "found_sent": landed}
+    counts = {"requeued": requeued, "unknown_outcome": unknown, "found_sent": landed, "early_applied": len(early)}
+    if any(counts.values()):
+        logger.warning("reminders swept", extra=counts)
+    return counts
 
 
 # Give the provider time to finish with what it was given before asking about it.

@@ -226,7 +226,7 @@ def test_the_sweeper_rings_again_for_lost_queued_reminders(booked, django_captur
         for pk in rung:
             dispatch.send(pk)
     assert sorted(rung) == sorted(ids)
-    assert result == {"requeued": len(ids), "unknown_outcome": 0, "found_sent": 0}
+    assert result == {"requeued": len(ids), "unknown_outcome": 0, "found_sent": 0, "early_applied": 0}
     assert OutboxMessage.objects.count() == len(ids)
 
 
@@ -254,7 +254,7 @@ def test_the_sweeper_rings_again_for_an_outbox_message_that_never_landed(booked,
     ):
         result = dispatch.sweep(enqueue=rung.append)
     with time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False):
-        assert result == {"requeued": len(ids), "unknown_outcome": 0, "found_sent": 0}
+        assert result == {"requeued": len(ids), "unknown_outcome": 0, "found_sent": 0, "early_applied": 0}
         for pk in rung:
             dispatch.send(pk)
     assert sorted(rung) == sorted(ids)
@@ -268,6 +268,7 @@ def test_recent_in_flight_reminders_are_left_alone(booked):
             "requeued": 0,
             "unknown_outcome": 0,
             "found_sent": 0,
+            "early_applied": 0,
         }
 
 

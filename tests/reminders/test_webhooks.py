@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from reminders import dispatch
 from reminders.models import EarlyStatus, Kind, Reminder, Status
 from reminders.webhooks import apply_early_status, classify
 
@@ -120,6 +122,23 @@ def test_a_callback_that_comes_before_the_id_is_stored_is_applied_when_it_is(cli
 
     reminder.refresh_from_db()
     assert reminder.status == Status.DELIVERED and reminder.delivered_at is not None
+    assert EarlyStatus.objects.get(message_id="SM1").applied_at is not None
+
+
+def test_a_status_left_waiting_by_a_worker_that_stopped_is_applied_by_the_sweep(client, sent_sms):
+    """The callback came before the id was stored; the worker stored it and stopped before applying it."""
+    _, reminder = sent_sms
+    Reminder.objects.filter(pk=reminder.pk).update(provider_message_id="")
+    signed_post(client, "reminders:twilio_status", {"MessageSid": "SM1", "MessageStatus": "undelivered"})
+    Reminder.objects.filter(pk=reminder.pk).update(provider_message_id="SM1")  # and nothing more
+    assert dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0  # still fresh
+
+    later = timezone.now() + dt.timedelta(minutes=11)
+    with time_machine.travel(later, tick=False):
+        result = dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))
+        assert dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0
+    assert result["early_applied"] == 1
+    assert Reminder.objects.get(pk=reminder.pk).status == Status.FAILED
     assert EarlyStatus.objects.get(message_id="SM1").applied_at is not None
 
 
