@@ -538,8 +538,14 @@ def sweep(*, now: dt.datetime | None = None, enqueue: Callable[[int], None]) -> 
         updated_at=now,
     )
     # A delivery status that came before its message id was stored waits for the sender to apply
-    # it once the id is in; a worker that stopped in between leaves it waiting. Applied here.
-    waiting = EarlyStatus.objects.filter(provider=EARLY_PROVIDER, applied_at__isnull=True, received_at__lt=stale)
+    # it once the id is in; a worker that stopped in between leaves it waiting. Applied here, from
+    # the last day only: one for a message that is not ours (sent from the provider's console) waits for ever.
+    waiting = EarlyStatus.objects.filter(
+        provider=EARLY_PROVIDER,
+        applied_at__isnull=True,
+        received_at__lt=stale,
+        received_at__gte=now - dt.timedelta(days=1),
+    )
     early = list(Reminder.objects.filter(provider_message_id__in=waiting.values("message_id"))[:BATCH])
     for reminder in early:
         apply_early_status(reminder)

@@ -133,6 +133,8 @@ def test_a_status_left_waiting_by_a_worker_that_stopped_is_applied_by_the_sweep(
     Reminder.objects.filter(pk=reminder.pk).update(provider_message_id="SM1")  # and nothing more
     assert dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0  # still fresh
 
+    with time_machine.travel(timezone.now() + dt.timedelta(days=2), tick=False):  # older than a sweep looks back
+        assert dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0
     later = timezone.now() + dt.timedelta(minutes=11)
     with time_machine.travel(later, tick=False):
         result = dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))
