@@ -35,7 +35,7 @@ def _at_once(*messages: str) -> list[bytes]:
     return acks
 
 
-def test_booking_and_change_racing_end_with_the_newest_and_one_of_each_row(epic):
+def test_booking_and_change_racing_end_with_the_newest_and_one_of_each_row(epic, postgres):
     for round_number in range(5):
         filler, mrn = f"R{round_number}", f"RACE{round_number}"
         booked_at = timezone.now() - dt.timedelta(seconds=30)
@@ -52,7 +52,7 @@ def test_booking_and_change_racing_end_with_the_newest_and_one_of_each_row(epic)
     assert not InboundMessage.objects.filter(status=MessageStatus.FAILED).exists()
 
 
-def test_two_first_bookings_for_one_new_child_make_one_child(epic):
+def test_two_first_bookings_for_one_new_child_make_one_child(epic, postgres):
     for round_number in range(5):
         mrn = f"TWIN{round_number}"
         acks = _at_once(

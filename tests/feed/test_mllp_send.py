@@ -60,7 +60,7 @@ def test_mllp_send_with_a_framed_file(epic, listener, tmp_path):
     assert Procedure.objects.count() == 1
 
 
-def test_the_listen_hl7_command_serves_mllp_send_and_stops_on_sigterm(epic, tmp_path):
+def test_the_listen_hl7_command_serves_mllp_send_and_stops_on_sigterm(epic, tmp_path, postgres):
     """The command docker-compose runs, in its own process, on the test database."""
     from django.db import connection
 

@@ -18,7 +18,7 @@ def _plan(queryset) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_the_problems_page_and_its_count_can_use_the_partial_index(location, procedure, guardian):
+def test_the_problems_page_and_its_count_can_use_the_partial_index(location, procedure, guardian, postgres):
     statuses = ("failed", "expired", "unknown", "scheduled", "delivered")
     for number, status in enumerate(statuses):
         Reminder.objects.create(
