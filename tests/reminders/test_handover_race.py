@@ -26,6 +26,7 @@ from reminders.channels import Message, Transport
 from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, Reminder, Status
 
 from .conftest import book
+from .threads import in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -50,12 +51,6 @@ class HeldProvider(Transport):
         return self
 
 
-def _backend_pid() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
 def _wait_until_waiting_for_a_lock(pid: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -66,21 +61,6 @@ def _wait_until_waiting_for_a_lock(pid: int) -> None:
             return
         time.sleep(0.01)
     pytest.fail(f"backend {pid} never waited for a lock")
-
-
-def _in_thread(target: Callable[[], object], pids: list[int], errors: list[BaseException]) -> threading.Thread:
-    def run() -> None:
-        try:
-            pids.append(_backend_pid())
-            target()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 @pytest.fixture
@@ -106,9 +86,9 @@ def test_a_change_waits_for_a_hand_over_in_progress_and_its_notice_follows(queue
     send_pids: list[int] = []
     change_pids: list[int] = []
     with mock.patch.dict(channels.TRANSPORTS, {"outbox": provider}):
-        sender = _in_thread(lambda: dispatch.send(reminder_id), send_pids, errors)
+        sender = in_thread(lambda: dispatch.send(reminder_id), errors, send_pids)
         assert provider.reached.wait(30)
-        changer = _in_thread(_reschedule(procedure, nurse), change_pids, errors)
+        changer = in_thread(_reschedule(procedure, nurse), errors, change_pids)
         while not change_pids:
             time.sleep(0.01)
         _wait_until_waiting_for_a_lock(change_pids[0])
@@ -145,9 +125,9 @@ def test_a_change_that_commits_first_withdraws_the_claimed_message(queued, nurse
             _reschedule(procedure, nurse)()
 
     with mock.patch.dict(channels.TRANSPORTS, {"outbox": provider}):
-        changer = _in_thread(change_once_the_message_is_claimed, change_pids, errors)
+        changer = in_thread(change_once_the_message_is_claimed, errors, change_pids)
         assert locked.wait(30)
-        sender = _in_thread(lambda: dispatch.send(reminder_id), send_pids, errors)
+        sender = in_thread(lambda: dispatch.send(reminder_id), errors, send_pids)
         while not send_pids:
             time.sleep(0.01)
         _wait_until_waiting_for_a_lock(send_pids[0])

@@ -35,17 +35,12 @@ from reminders.models import AttemptOutcome, DeliveryAttempt, EarlyStatus, Kind,
 from tests.factories import GuardianFactory, PatientFactory
 
 from .conftest import book, payload
+from .threads import backend_pid, in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 WAIT = 20  # seconds before a test gives up on a moment that never comes
 numbers = itertools.count(1000)
-
-
-def backend_pid() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
 
 
 class Twilio:
@@ -116,22 +111,6 @@ def number_of(reminder_id: int) -> str:
 
 def statuses(ids: list[int]) -> dict[int, str]:
     return dict(Reminder.objects.filter(pk__in=ids).values_list("pk", "status"))
-
-
-def in_thread(target: Callable[[], object], errors: list[BaseException], pids: list[int] | None = None):
-    def run() -> None:
-        try:
-            if pids is not None:
-                pids.append(backend_pid())
-            target()
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
