@@ -289,10 +289,6 @@ def _hand_over_all(claimed: list[_Claimed], now: dt.datetime) -> dict[int, Statu
         else:
             across_network.append((transport, group))
     threads = _send_threads(len(across_network))
-    if threads == 1:
-        for transport, group in across_network:
-            results.update(_hand_over_or_leave(transport, group, now))
-        return results
     lock = threading.Lock()
     waiting = iter(across_network)
 
@@ -324,7 +320,7 @@ def _hand_over_all(claimed: list[_Claimed], now: dt.datetime) -> dict[int, Statu
     for thread in helpers:
         thread.start()
     try:
-        hand_over_while_any_wait()  # this thread is one of them, on the connection it already has
+        hand_over_while_any_wait()  # this thread is one of them (the only one at 1), on the connection it has
     finally:
         for thread in helpers:
             thread.join()
