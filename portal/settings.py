@@ -217,9 +217,9 @@ if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
 # claimed; a run with nothing due is one index lookup), and when a message in flight counts as stuck.
 DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=5.0)
 REMINDER_STUCK_MINUTES = env.int("REMINDER_STUCK_MINUTES", default=10)
-# Texts or emails of one send task handed to Twilio or the mail server at once, each in its own
-# transaction on its own database connection (PostgreSQL only; 1: one after another).
-PROVIDER_SEND_THREADS = env.int("PROVIDER_SEND_THREADS", default=8)
+# Texts or emails handed to Twilio or the mail server at once (threads that only wait on the
+# provider), in one transaction; 1: one after another.
+PROVIDER_SEND_THREADS = env.int("PROVIDER_SEND_THREADS", default=16)
 if PROVIDER_SEND_THREADS < 1:
     raise ImproperlyConfigured("PROVIDER_SEND_THREADS must be 1 or more.")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Marrow Ready <no-reply@marrowready.example>")

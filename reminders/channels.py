@@ -66,8 +66,8 @@ def body_digest(body: str) -> str:
 
 class Transport:
     name = ""
-    # A transport into this database: its hand-overs commit with the move to sent, so a batch
-    # can share one transaction. A provider across the network gets one transaction per message.
+    # A transport into this database: its hand-overs commit with the move to sent, so its whole
+    # batch is one call. A provider across the network is called once a message, several at once.
     local = False
 
     def send(self, message: Message) -> str:

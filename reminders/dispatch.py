@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -200,10 +200,11 @@ def send_many(reminder_ids: Iterable[int], *, now: dt.datetime | None = None) ->
     The hand-over and a change to the procedure never overlap: the message is
     handed to the provider while the procedure row is held, so a change either
     commits first (and the message is withdrawn) or waits for the hand-over (and
-    its own notice follows). A provider across the network gets one transaction
-    per message, so a change waits for at most one call, and up to
-    PROVIDER_SEND_THREADS of them are handed over side by side (see
-    _hand_over_all); the outbox, a table of this database, takes a batch in one.
+    its own notice follows). The outbox, a table of this database, takes the
+    batch in one transaction. A provider across the network takes up to
+    PROVIDER_SEND_THREADS messages a transaction, all of their calls made at
+    once (see _call_provider): a change waits for one round of calls, no longer
+    than the slowest of them, which the provider's timeout bounds.
     `now` lets the demo fast-forward replay a reminder at its due time.
     """
     now = now or timezone.now()
@@ -260,89 +261,42 @@ def _render(reminder: Reminder, *, now: dt.datetime, policy: FastingPolicy | Non
 
 
 def _hand_over_groups(claimed: list[_Claimed]) -> Iterator[tuple[Transport, list[_Claimed]]]:
+    """The outbox's whole batch at once; a network provider's in groups of PROVIDER_SEND_THREADS."""
     by_channel: dict[str, list[_Claimed]] = {}
     for item in claimed:
         by_channel.setdefault(item.reminder.channel, []).append(item)
     for channel, items in by_channel.items():
         transport = transport_for(channel)
-        if transport.local:
-            yield transport, items
-        else:
-            for item in items:
-                yield transport, [item]
+        size = len(items) if transport.local else settings.PROVIDER_SEND_THREADS
+        for start in range(0, len(items), size):
+            yield transport, items[start : start + size]
 
 
 def _hand_over_all(claimed: list[_Claimed], now: dt.datetime) -> dict[int, Status]:
-    """Hand each group over: the outbox's batch here, a network provider's messages side by side.
-
-    Each of a network provider's messages keeps its own transaction, its own
-    hold on its procedure and its own re-check, whichever thread runs it; the
-    threads only wait on the provider at the same time. They are started here
-    and joined before this returns, so a Celery task (a prefork child) ends
-    with none left running, and each closes the connection it opened.
-    """
     results: dict[int, Status] = {}
-    across_network: list[tuple[Transport, list[_Claimed]]] = []
     for transport, group in _hand_over_groups(claimed):
-        if transport.local:
-            results.update(_hand_over_or_leave(transport, group, now))
-        else:
-            across_network.append((transport, group))
-    threads = _send_threads(len(across_network))
-    lock = threading.Lock()
-    waiting = iter(across_network)
-
-    def hand_over_while_any_wait() -> None:
-        while True:
-            with lock:
-                job = next(waiting, None)
-            if job is None:
-                return
-            done = _hand_over_or_leave(*job, now)
-            with lock:
-                results.update(done)
-
-    def helper() -> None:
-        try:
-            try:
-                connection.ensure_connection()
-            except DatabaseError:
-                # The server takes no more connections (max_connections): this thread takes no
-                # message, and the others (the task's own thread at least) take its share.
-                logger.warning("no database connection for a hand-over thread", exc_info=True)
-                return
-            hand_over_while_any_wait()
-        finally:
-            # This thread's own connection: closed now, not left open until the thread is collected.
-            connections.close_all()
-
-    helpers = [threading.Thread(target=helper, name=f"hand-over-{n}") for n in range(1, threads)]
-    for thread in helpers:
-        thread.start()
-    try:
-        hand_over_while_any_wait()  # this thread is one of them (the only one at 1), on the connection it has
-    finally:
-        for thread in helpers:
-            thread.join()
+        results.update(_hand_over_or_leave(transport, group, now))
     return results
 
 
-def _send_threads(messages: int) -> int:
-    """How many of a network provider's messages go at once (1: one after another).
+def _call_provider(transport: Transport, messages: list[Message]) -> list[str | Exception]:
+    """Each message's provider id, or what the provider call raised; all of the calls at once.
 
-    Only on PostgreSQL: there a hand-over holds a share lock on its procedure's
-    row, which other hand-overs share. SQLite has one write lock for the whole
-    database, and a hand-over holds it for its provider call (IMMEDIATE
-    transactions): a second thread would only wait for it, and past the busy
-    timeout fail with "database is locked" and leave its message sending.
-    Not inside a transaction of the caller's either: the threads' own
-    connections cannot see its uncommitted claim, so they would hand messages
-    over and find no row to record it on (or wait for a row it has locked,
-    while it waits for them).
+    The threads only wait on the provider: they never touch the database, so
+    they need no connection of their own and cannot see or miss anything of the
+    caller's transaction. They are joined before this returns.
     """
-    if messages < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
-        return 1
-    return min(settings.PROVIDER_SEND_THREADS, messages)
+
+    def call(message: Message) -> str | Exception:
+        try:
+            return transport.send(message)
+        except Exception as error:  # each message's own outcome, whatever it is
+            return error
+
+    if len(messages) < 2:
+        return [call(message) for message in messages]
+    with ThreadPoolExecutor(max_workers=len(messages), thread_name_prefix="hand-over") as pool:
+        return list(pool.map(call, messages))
 
 
 def _hand_over_or_leave(transport: Transport, group: list[_Claimed], now: dt.datetime) -> dict[int, Status]:
@@ -385,13 +339,16 @@ def _hand_over(transport: Transport, group: list[_Claimed], now: dt.datetime) ->
             delivered = list(zip(ready, provider_ids, strict=True))
         else:
             delivered = []
-            for item in ready:
-                try:
-                    delivered.append((item, transport.send(item.message)))
-                except DeliveryError as error:
-                    results[item.reminder.pk] = _failed(item.reminder, item.attempt, error)
-                except OutcomeUnknown as error:
-                    results[item.reminder.pk] = _unknown(item.reminder, item.attempt, str(error))
+            for item, outcome in zip(ready, _call_provider(transport, [item.message for item in ready]), strict=True):
+                if isinstance(outcome, DeliveryError):
+                    results[item.reminder.pk] = _failed(item.reminder, item.attempt, outcome)
+                elif isinstance(outcome, OutcomeUnknown):
+                    results[item.reminder.pk] = _unknown(item.reminder, item.attempt, str(outcome))
+                elif isinstance(outcome, Exception):
+                    # Left sending, as if this worker had stopped: the sweep finds out what became of it.
+                    logger.error("hand-over failed", extra={"reminder_ids": [item.reminder.pk]}, exc_info=outcome)
+                else:
+                    delivered.append((item, outcome))
         for item, provider_id in delivered:
             item.reminder.provider_message_id = provider_id[:64]
             sent.append(item)

@@ -273,7 +273,7 @@ def main() -> None:
     parser.add_argument(
         "--provider", choices=["outbox", "twilio"], default="outbox",
         help="the outbox (a batch commits with its move to sent), or texts only, to a fake Twilio over HTTP "
-        "(one transaction per text, under the same share lock)",
+        "(a round of PROVIDER_SEND_THREADS texts a transaction, under the same share lock)",
     )  # fmt: skip
     parser.add_argument(
         "--provider-latency", type=latency_range, default="40-80", metavar="LOW-HIGH",
