@@ -219,7 +219,7 @@ DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=5.0)
 REMINDER_STUCK_MINUTES = env.int("REMINDER_STUCK_MINUTES", default=10)
 # Texts or emails handed to Twilio or the mail server at once (threads that only wait on the
 # provider), in one transaction; 1: one after another.
-PROVIDER_SEND_THREADS = env.int("PROVIDER_SEND_THREADS", default=16)
+PROVIDER_SEND_THREADS = env.int("PROVIDER_SEND_THREADS", default=25)
 if PROVIDER_SEND_THREADS < 1:
     raise ImproperlyConfigured("PROVIDER_SEND_THREADS must be 1 or more.")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Marrow Ready <no-reply@marrowready.example>")
