@@ -1,16 +1,32 @@
-"""All outbound HTTP goes through here, with a timeout. Tests patch `post` only."""
+"""All outbound HTTP goes through here, with a timeout. Tests patch `post` only.
+
+Connections are kept open between requests to the same server (HTTP keep-alive),
+so a busy send worker does not pay a new TCP and TLS handshake for every text.
+What a failure means stays the same whether the connection was new or kept:
+one that broke before the whole request went out never reached the provider;
+one that broke after it did is an unknown outcome.
+"""
 
 from __future__ import annotations
 
 import base64
 import http.client
 import json
-import urllib.error
+import os
+import select
+import threading
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
 TIMEOUT_SECONDS = 10
+# A kept connection idle this long is closed rather than used: servers and load balancers close
+# idle connections after a while, and one closed just as a request goes out would leave that
+# request's outcome unknown.
+IDLE_SECONDS = 30
+# Kept connections per server, beyond which a finished one is closed.
+KEEP_AT_MOST = 64
 
 
 @dataclass(frozen=True)
@@ -34,32 +50,131 @@ class NoAnswer(Exception):
 
 
 def post(url: str, data: dict[str, str], *, auth: tuple[str, str] | None = None) -> Response:
-    request = urllib.request.Request(  # noqa: S310 - https URLs built from settings, never from input
-        url, data=urllib.parse.urlencode(data).encode(), method="POST"
-    )
-    return _call(request, auth)
+    body = urllib.parse.urlencode(data).encode()
+    return _call("POST", url, body, auth, {"Content-Type": "application/x-www-form-urlencoded"})
 
 
 def get(url: str, params: dict[str, str], *, auth: tuple[str, str] | None = None) -> Response:
-    request = urllib.request.Request(url + "?" + urllib.parse.urlencode(params), method="GET")  # noqa: S310
-    return _call(request, auth)
+    return _call("GET", url + "?" + urllib.parse.urlencode(params), None, auth, {})
 
 
-def _call(request: urllib.request.Request, auth: tuple[str, str] | None) -> Response:
+Server = tuple[str, str, int]  # scheme, host, port
+
+
+class _Kept:
+    """Open connections to each server, for one process (a forked worker starts with none)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.idle: dict[Server, list[tuple[http.client.HTTPConnection, float]]] = {}
+
+    def take(self, server: Server) -> http.client.HTTPConnection | None:
+        with self.lock:
+            if self.pid != os.getpid():
+                # The parent's sockets: another process's conversations, never ours to continue.
+                self.pid, self.idle = os.getpid(), {}
+            idle = self.idle.get(server, [])
+            while idle:
+                connection, since = idle.pop()
+                if time.monotonic() - since < IDLE_SECONDS and not _closed_by_server(connection):
+                    return connection
+                connection.close()
+        return None
+
+    def give_back(self, server: Server, connection: http.client.HTTPConnection) -> None:
+        with self.lock:
+            idle = self.idle.setdefault(server, [])
+            if self.pid == os.getpid() and len(idle) < KEEP_AT_MOST:
+                idle.append((connection, time.monotonic()))
+                return
+        connection.close()
+
+
+_kept = _Kept()
+
+
+def _closed_by_server(connection: http.client.HTTPConnection) -> bool:
+    """An idle connection has nothing to read unless the server closed it (or broke the protocol)."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _call(method: str, url: str, body: bytes | None, auth: tuple[str, str] | None, headers: dict[str, str]) -> Response:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TransportError(f"not a web address: {url}")
+    server = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    headers = {**headers, "Host": parts.netloc, "Accept": "application/json", "User-Agent": "MarrowReady"}
     if auth:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+
+    proxy = _proxy_for(parts.scheme, parts.hostname)
+    if proxy is not None and parts.scheme == "http":
+        # A plain-HTTP request through a proxy names the whole address.
+        path, headers = url, {**headers, **proxy.headers}
+    connection = _kept.take(server)
+    if connection is None:
+        connection = _connect(server, proxy)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310
-            return Response(answer.status, _json(answer.read()))
-    except urllib.error.HTTPError as error:
-        return Response(error.code, _json(error.read()))
-    except urllib.error.URLError as error:
-        # urllib wraps what fails while connecting and sending the request.
-        raise TransportError(str(error.reason)) from error
-    except (TimeoutError, OSError, http.client.HTTPException) as error:
-        # Raised while waiting for the answer: the request itself had gone out.
-        raise NoAnswer(str(error) or type(error).__name__) from error
+        try:
+            # Connecting (a new connection) and writing the request: a failure here means the
+            # server never had the whole request.
+            connection.request(method, path, body=body, headers=headers)
+        except (TimeoutError, OSError, http.client.HTTPException) as error:
+            raise TransportError(str(error) or type(error).__name__) from error
+        try:
+            answer = connection.getresponse()
+            raw = answer.read()
+        except (TimeoutError, OSError, http.client.HTTPException) as error:
+            # Raised while waiting for the answer: the request itself had gone out.
+            raise NoAnswer(str(error) or type(error).__name__) from error
+    except BaseException:
+        connection.close()
+        raise
+    if answer.will_close:
+        connection.close()
+    else:
+        _kept.give_back(server, connection)
+    return Response(answer.status, _json(raw))
+
+
+@dataclass(frozen=True)
+class _Proxy:
+    host: str
+    port: int
+    headers: dict[str, str]
+
+
+def _proxy_for(scheme: str, host: str) -> _Proxy | None:
+    """The outbound proxy from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as urllib reads it."""
+    address = urllib.request.getproxies().get(scheme)
+    if not address or urllib.request.proxy_bypass(host):
+        return None
+    parts = urllib.parse.urlsplit(address if "://" in address else f"http://{address}")
+    headers = {}
+    if parts.username:
+        credentials = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+    return _Proxy(parts.hostname or "", parts.port or 80, headers)
+
+
+def _connect(server: Server, proxy: _Proxy | None) -> http.client.HTTPConnection:
+    scheme, host, port = server
+    kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    if proxy is None:
+        return kind(host, port, timeout=TIMEOUT_SECONDS)
+    if scheme == "http":
+        return http.client.HTTPConnection(proxy.host, proxy.port, timeout=TIMEOUT_SECONDS)
+    # HTTPS through a proxy: a tunnel (CONNECT) to the server, TLS inside it.
+    connection = kind(proxy.host, proxy.port, timeout=TIMEOUT_SECONDS)
+    connection.set_tunnel(host, port, headers=proxy.headers)
+    return connection
 
 
 def _json(raw: bytes) -> dict:

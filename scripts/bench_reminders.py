@@ -64,6 +64,8 @@ QUEUES = (QUEUE, f"{QUEUE}-sms", f"{QUEUE}-email")
 class FakeTwilio(BaseHTTPRequestHandler):
     """Twilio's Messages API: takes each text after its latency and notes when it answered."""
 
+    protocol_version = "HTTP/1.1"  # keeps the connection open after answering, as Twilio does
+
     def do_POST(self) -> None:
         fields = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         low, high = self.server.latency

@@ -44,6 +44,8 @@ pytestmark = [pytest.mark.integration]
 class FakeTwilio(BaseHTTPRequestHandler):
     """Creates each message it is sent, a little slowly, and lists them when asked."""
 
+    protocol_version = "HTTP/1.1"  # keeps the connection open after answering, as Twilio does
+
     def do_POST(self) -> None:
         fields = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         time.sleep(self.server.delay)  # a real API takes a moment: long enough to be killed in
