@@ -56,6 +56,12 @@ def weekday_and_time(value: datetime) -> str:
 
 
 @register.filter(expects_localtime=True)
+def date_and_time(value: datetime) -> str:
+    """The same text as {{ value|date:"SHORT_DATE_FORMAT" }} {{ value|time }}."""
+    return dateformat.format(value, f"{formats.get_format('SHORT_DATE_FORMAT')} {formats.get_format('TIME_FORMAT')}")
+
+
+@register.filter(expects_localtime=True)
 def date_time_and_zone(value: datetime) -> str:
     """The same text as {{ value|date:"SHORT_DATE_FORMAT" }}, {{ value|time }} {{ value|date:"T" }}."""
     return dateformat.format(value, f"{formats.get_format('SHORT_DATE_FORMAT')}, {formats.get_format('TIME_FORMAT')} T")

@@ -98,6 +98,9 @@ def test_a_rows_start_is_the_templates(language):
             assert _render("{% load procedures_rows %}{{ start|weekday_and_time }}", local, "start") == _render(
                 '{{ start|date:"D" }} {{ start|time }}', local, "start"
             )
+            assert _render("{% load procedures_rows %}{{ start|date_and_time }}", local, "start") == _render(
+                '{{ start|date:"SHORT_DATE_FORMAT" }} {{ start|time }}', local, "start"
+            )
             assert _render("{% load procedures_rows %}{{ start|date_time_and_zone }}", local, "start") == _render(
                 '{{ start|date:"SHORT_DATE_FORMAT" }}, {{ start|time }} {{ start|date:"T" }}', local, "start"
             )
