@@ -22,6 +22,13 @@ PROCEDURE_ROW_FIELDS = (
     *("location", "patient", "patient__first_name", "patient__last_name"),
     *("scheduled_start", "sedation", "status", "running_late_minutes"),
 )
+# What the cards show of each report and its people: not whole rows.
+REPORT_FIELDS = (
+    *("procedure", "procedure__patient", "procedure__patient__first_name", "procedure__patient__last_name"),
+    *("user", "user__full_name", "user__guardian__mobile_number", "created_at"),
+    *("temperature", "temperature_unit", "temperature_c", "pain", "notes"),
+    *("chills", "bleeding", "redness", "swelling", "oozing", "bad_smell"),
+)
 ACKNOWLEDGED_FIELDS = (
     *("procedure", "procedure__patient", "procedure__patient__first_name", "procedure__patient__last_name"),
     *("flags", "acknowledged_at", "acknowledged_by", "acknowledged_by__full_name"),
@@ -66,15 +73,6 @@ class Dashboard:
         times = [report.created_at for card in self.flag_cards for report in card.reports]
         times += [section.newest for section in self.sections if section.newest is not None]
         return max(times, default=None)
-
-
-# What the cards show of each report and its people: not whole rows.
-REPORT_FIELDS = (
-    *("procedure", "procedure__patient", "procedure__patient__first_name", "procedure__patient__last_name"),
-    *("user", "user__full_name", "user__guardian__mobile_number", "created_at", "flags"),
-    *("temperature", "temperature_unit", "temperature_c", "pain", "notes"),
-    *("chills", "bleeding", "redness", "swelling", "oozing", "bad_smell"),
-)
 
 
 def _flag_cards(
