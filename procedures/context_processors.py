@@ -16,8 +16,6 @@ def phones_to_call(request: HttpRequest) -> dict[str, Any]:
     is_guardian = bool(user and user.is_authenticated and user.is_guardian)
     return {
         # One query, and only on a page that shows the numbers.
-        "family_clinics": SimpleLazyObject(
-            lambda: list(Location.objects.for_family(user).order_by("name")) if is_guardian else []
-        ),
+        "family_clinics": SimpleLazyObject(lambda: list(Location.objects.for_family(user)) if is_guardian else []),
         "hospital_phone": settings.HOSPITAL_PHONE,
     }

@@ -6,15 +6,33 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Min, QuerySet
 
 from portal.models import User
+from portal.paging import page_of
 
 from . import events, readiness
 from .models import Location, Patient, Procedure, ProcedureStatus, SymptomReport
 
 PAGE_SIZE = 20
+
+# What a procedure row of the board shows (readiness.with_readiness adds the checklist's counts).
+PROCEDURE_ROW_FIELDS = (
+    *("location", "patient", "patient__first_name", "patient__last_name"),
+    *("scheduled_start", "sedation", "status", "running_late_minutes"),
+)
+# What the cards show of each report and its people: not whole rows.
+REPORT_FIELDS = (
+    *("procedure", "procedure__patient", "procedure__patient__first_name", "procedure__patient__last_name"),
+    *("user", "user__full_name", "user__guardian__mobile_number", "created_at"),
+    *("temperature", "temperature_unit", "temperature_c", "pain", "notes"),
+    *("chills", "bleeding", "redness", "swelling", "oozing", "bad_smell"),
+)
+ACKNOWLEDGED_FIELDS = (
+    *("procedure", "procedure__patient", "procedure__patient__first_name", "procedure__patient__last_name"),
+    *("flags", "acknowledged_at", "acknowledged_by", "acknowledged_by__full_name"),
+)
 
 
 @dataclass
@@ -57,26 +75,26 @@ class Dashboard:
         return max(times, default=None)
 
 
-def _page(queryset: QuerySet[Any], number: Any) -> Page:
-    return Paginator(queryset, PAGE_SIZE).get_page(number)
-
-
 def _flag_cards(
     open_flags: QuerySet[SymptomReport], number: Any, since: dt.datetime | None
 ) -> tuple[Page, list[FlagCard]]:
     """Open warning signs, one card a child; the child waiting longest comes first.
 
-    Three queries whatever the numbers: the count, one page of children, and their reports.
+    Two queries whatever the numbers: one page of children (with how many there are), and their reports.
     """
     children = (
         open_flags.values("procedure__patient")
         .annotate(waiting_since=Min("created_at"))
         .order_by("waiting_since", "procedure__patient")
     )
-    page = _page(children, number)
+    page = page_of(children, number, PAGE_SIZE)
     ids = [row["procedure__patient"] for row in page]
     grouped: dict[int, list[SymptomReport]] = {pk: [] for pk in ids}
-    reports = open_flags.filter(procedure__patient__in=ids).select_related("procedure__patient", "user__guardian")
+    reports = (
+        open_flags.filter(procedure__patient__in=ids)
+        .select_related("procedure__patient", "user__guardian")
+        .only(*REPORT_FIELDS)
+    )
     for report in reports.order_by("-created_at", "-pk"):
         grouped[report.procedure.patient_id].append(report)
     cards = [
@@ -97,20 +115,23 @@ def build(
     """The board for one clinic; `since` is when this nurse last looked, to mark what is new."""
     start = location.day_start(day)
     end = start + dt.timedelta(days=2)
+    # The clinic's own procedures: each row gets this location, not a copy of it per row.
     procedures = list(
         readiness.with_readiness(
-            Procedure.objects.filter(location=location, scheduled_start__gte=start, scheduled_start__lt=end)
+            location.procedures.filter(scheduled_start__gte=start, scheduled_start__lt=end)
             .exclude(status=ProcedureStatus.CANCELLED)
-            .select_related("patient", "location")
+            .select_related("patient")
+            .only(*PROCEDURE_ROW_FIELDS)
             .order_by("scheduled_start")
         )
     )
-    flagged = SymptomReport.objects.filter(procedure__location=location, needs_attention=True).select_related(
-        "procedure__patient", "user", "acknowledged_by"
-    )
+    flagged = SymptomReport.objects.filter(procedure__location=location, needs_attention=True)
     flags, flag_cards = _flag_cards(flagged.open_flags(), pages.get("flags"), since)
     recently_acknowledged = list(
-        flagged.filter(acknowledged_at__gte=now - dt.timedelta(days=1)).order_by("-acknowledged_at")[:10]
+        flagged.filter(acknowledged_at__gte=now - dt.timedelta(days=1))
+        .select_related("procedure__patient", "acknowledged_by")
+        .only(*ACKNOWLEDGED_FIELDS)
+        .order_by("-acknowledged_at")[:10]
     )
     sections = events.sections("dashboard", location=location, now=now, pages=pages)
     return Dashboard(

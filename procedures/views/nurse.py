@@ -24,6 +24,7 @@ from portal.audit import audited
 from portal.converters import MAX_ID
 from portal.forms import posted
 from portal.models import AuditEvent, User
+from portal.paging import page_of
 
 from .. import aftercare, events, readiness, services
 from .. import dashboard as dashboard_queries
@@ -46,6 +47,12 @@ from ..models import (
 from ..selectors import fasting_context, procedure_shown, procedures_for
 
 PAGE_SIZE = 25
+# What a row of the procedure list shows (readiness.with_readiness adds the checklist's counts).
+LIST_ROW_FIELDS = (
+    *("patient", "patient__first_name", "patient__last_name", "patient__mrn"),
+    *("location", "location__name", "location__timezone"),
+    *("scheduled_start", "kind", "sedation", "status"),
+)
 
 
 def _form_page(
@@ -107,7 +114,7 @@ def procedure_list(request: HttpRequest) -> HttpResponse:
         keep = {key: request.POST.get(key, "") for key in ("day", "location") if request.POST.get(key)}
         return redirect(reverse("nurse:procedure_list") + ("?" + urlencode(keep) if keep else ""))
     form = ProcedureFilterForm({**request.GET.dict(), "q": term}, user=request.user)
-    procedures = readiness.with_readiness(procedures_for(request.user).upcoming())
+    procedures = readiness.with_readiness(procedures_for(request.user).upcoming().only(*LIST_ROW_FIELDS))
     if form.is_valid():
         data = form.cleaned_data
         if data["location"]:
@@ -115,7 +122,7 @@ def procedure_list(request: HttpRequest) -> HttpResponse:
         if data["day"]:
             procedures = _on_local_day(procedures, data["day"], data["location"])
         procedures = procedures.search(data["q"])
-    page = Paginator(procedures, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(procedures, request.GET.get("page"), PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

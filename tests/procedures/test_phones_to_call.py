@@ -6,13 +6,15 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from procedures.models import Location, ProcedureStatus
+from procedures.models import Location, Patient, Procedure, ProcedureStatus
+from procedures.models.care import VISIT_DAYS
 
-from ..factories import LocationFactory, PatientFactory, ProcedureFactory
+from ..factories import GuardianFactory, LocationFactory, PatientFactory, ProcedureFactory
 
 
 def _html(client, url) -> str:
@@ -60,12 +62,42 @@ def test_another_familys_clinic_is_never_shown(client, guardian, patient, other_
     assert list(Location.objects.for_family(other_guardian.user)) == [other_location]
 
 
+def _by_the_orm(user) -> set:
+    """The same rule through visible_to, as the ORM would write it: what for_family's own statement must match."""
+    children = Patient.objects.visible_to(user)
+    visits = Procedure.objects.filter(
+        patient__in=children, scheduled_start__gte=timezone.now() - dt.timedelta(days=VISIT_DAYS)
+    ).exclude(status=ProcedureStatus.CANCELLED)
+    return set(Location.objects.filter(Q(pk__in=children.values("location")) | Q(pk__in=visits.values("location"))))
+
+
+def test_the_clinics_are_those_visible_to_the_guardian_through_the_orm(
+    guardian, patient, other_guardian, other_patient, other_location, nurse
+):
+    third = LocationFactory(name="Eastside")
+    far = LocationFactory(name="Westside")
+    shared = PatientFactory(location=third, guardians=[guardian, other_guardian])
+    old = timezone.now() - dt.timedelta(days=VISIT_DAYS + 1)
+    ProcedureFactory(patient=patient, location=other_location)
+    ProcedureFactory(patient=shared, location=far, status=ProcedureStatus.CANCELLED)
+    ProcedureFactory(patient=other_patient, location=far, scheduled_start=old, arrival_at=old)
+    inactive = GuardianFactory(user__is_active=False)
+    PatientFactory(location=far, guardians=[inactive])
+    for user in (guardian.user, other_guardian.user, inactive.user, nurse):
+        assert set(Location.objects.for_family(user)) == (_by_the_orm(user) if user.is_guardian else set())
+    assert [clinic.name for clinic in Location.objects.for_family(guardian.user)] == [
+        "Eastside",
+        "Lakeside Day Unit",
+        "Northside Clinic",
+    ]
+
+
 def test_care_team_pages_run_no_query_for_family_numbers(client, nurse, location):
     client.force_login(nurse)
     with CaptureQueriesContext(connection) as ctx:
         html = _html(client, reverse("nurse:patient_list"))
     assert "Call your clinic" not in html
-    assert not [q for q in ctx.captured_queries if "procedures_location" in q["sql"] and "IN (SELECT" in q["sql"]]
+    assert not [q for q in ctx.captured_queries if "procedures_patient_guardians" in q["sql"]]
 
 
 @pytest.mark.parametrize("slug", ["risks-and-when-to-call", "after-the-procedure"])

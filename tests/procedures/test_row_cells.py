@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import pytest
 from django.template import engines
 from django.utils import translation
 
-from procedures.models import Procedure, ProcedureStatus, Sedation, SymptomReport
+from procedures.models import Location, Procedure, ProcedureStatus, Sedation, SymptomReport
 
 # The row templates as they were before the cells were made in Python: the reference.
 STATUS = "{% load i18n %}<span class=\"badge {% if procedure.status == 'cancelled' %}text-bg-danger{% elif procedure.status == 'rescheduled' %}text-bg-warning{% elif procedure.status == 'completed' %}text-bg-secondary{% else %}text-bg-success{% endif %}\">{{ procedure.get_status_display }}</span>\n"  # noqa: E501
@@ -63,3 +64,43 @@ def test_the_report_summary_is_the_templates(language):
             )  # fmt: skip
             made = _render("{% load procedures_rows %}{{ report|report_summary }}", report, "report")
             assert made == _render(REPORT, report, "report")
+
+
+def test_a_cell_follows_the_language_it_is_shown_in():
+    procedure = Procedure(status=ProcedureStatus.RESCHEDULED, sedation=Sedation.GENERAL)
+    procedure.pages_read, procedure.pages_total = 3, 9
+    procedure.fasting_acknowledged, procedure.questions_prepared, procedure.contact_confirmed = False, 0, True
+    for language in ["en", "es", "en", "es"]:
+        with translation.override(language):
+            for made, reference in [("status_badge", STATUS), ("readiness_list", READINESS)]:
+                assert _render("{% load procedures_rows %}{{ procedure|" + made + " }}", procedure) == _render(
+                    reference, procedure
+                )
+
+
+# Starts around both clock changes at the clinic, noon, midnight and an ordinary morning.
+STARTS = [
+    dt.datetime(2026, 11, 1, 6, 30, tzinfo=dt.UTC),  # 1:30 AM CDT, the first of the two
+    dt.datetime(2026, 11, 1, 7, 30, tzinfo=dt.UTC),  # 1:30 AM CST, the second
+    dt.datetime(2026, 3, 8, 8, 30, tzinfo=dt.UTC),  # 3:30 AM CDT, just after the jump
+    dt.datetime(2026, 6, 1, 17, 0, tzinfo=dt.UTC),  # noon
+    dt.datetime(2026, 6, 1, 5, 0, tzinfo=dt.UTC),  # midnight
+    dt.datetime(2026, 11, 24, 13, 45, tzinfo=dt.UTC),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_rows_start_is_the_templates(language):
+    clinic = Location(name="Lakeside", timezone="America/Chicago")
+    with translation.override(language):
+        for start in STARTS:
+            local = clinic.localize(start)
+            assert _render("{% load procedures_rows %}{{ start|weekday_and_time }}", local, "start") == _render(
+                '{{ start|date:"D" }} {{ start|time }}', local, "start"
+            )
+            assert _render("{% load procedures_rows %}{{ start|date_and_time }}", local, "start") == _render(
+                '{{ start|date:"SHORT_DATE_FORMAT" }} {{ start|time }}', local, "start"
+            )
+            assert _render("{% load procedures_rows %}{{ start|date_time_and_zone }}", local, "start") == _render(
+                '{{ start|date:"SHORT_DATE_FORMAT" }}, {{ start|time }} {{ start|date:"T" }}', local, "start"
+            )
