@@ -51,3 +51,15 @@ def run_due(at: dt.datetime) -> list[int]:
         for pk in ids:
             dispatch.send(pk)
     return ids
+
+
+@pytest.fixture
+def no_quiet_hours(location):
+    """For tests that book now, on the real clock, and need its confirmations due at once.
+
+    A clinic's quiet hours (21:00-07:00 by default) would hold them until the morning
+    whenever the suite runs in those hours of the clinic's time zone.
+    """
+    location.quiet_hours_start = location.quiet_hours_end
+    location.save(update_fields=["quiet_hours_start"])
+    return location

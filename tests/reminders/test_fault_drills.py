@@ -38,7 +38,7 @@ from reminders.planning import sync_reminders
 from tests.factories import GuardianFactory, LocationFactory, PatientFactory
 from tests.workers import start_worker, stop, wait_for
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_quiet_hours")]
 
 
 class FakeTwilio(BaseHTTPRequestHandler):

@@ -28,7 +28,7 @@ from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, Reminder, St
 from .conftest import book
 from .threads import in_thread
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_quiet_hours")]
 
 
 class HeldProvider(Transport):

@@ -37,7 +37,7 @@ from tests.factories import GuardianFactory, PatientFactory
 from .conftest import book, payload
 from .threads import in_thread
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_quiet_hours")]
 
 WAIT = 20  # seconds before a test gives up on a moment that never comes
 numbers = itertools.count(1000)
