@@ -7,13 +7,16 @@ never worded as something still to do.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 
-from django.utils.formats import date_format
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.formats import FORMAT_SETTINGS, date_format
 from django.utils.text import capfirst, get_text_list
+from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from portal.phones import display as display_phone
 
@@ -54,79 +57,116 @@ def _instant(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
+def formatted(at: datetime, format_name: str) -> str:
+    """`date_format(at, format_name)` in the active language, each distinct value worked out once.
+
+    A page or a batch of texts shows the same few times over and over. The key
+    holds everything the text can depend on: the wall clock, which of a repeated
+    hour it is (fold and offset: aware times in one zone compare equal across
+    the fold), the zone, the format and the language.
+    """
+    if at.tzinfo is None:
+        return date_format(at, format_name)
+    return _formatted(at.replace(tzinfo=None), at.fold, at.utcoffset(), at.tzinfo, format_name, get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(wall: datetime, fold: int, offset: object, zone: tzinfo, format_name: str, language: str | None) -> str:
+    return date_format(wall.replace(tzinfo=zone, fold=fold), format_name)
+
+
+@receiver(setting_changed)
+def _formats_changed(*, setting: str, **kwargs: object) -> None:
+    if setting in FORMAT_SETTINGS or setting in {"FORMAT_MODULE_PATH", "LANGUAGE_CODE", "LANGUAGES"}:
+        _formatted.cache_clear()
+
+
 def clock(at: datetime) -> str:
     """A time as families read it: "1:30 AM", or "1:30 AM CDT" on the night it happens twice."""
-    text = date_format(at, "TIME_FORMAT")
+    text = formatted(at, "TIME_FORMAT")
     return f"{text} {at.tzname()}" if occurs_twice(at) else text
 
 
 def weekday(at: datetime) -> str:
-    return date_format(at, "l")
+    return formatted(at, "l")
 
 
 def _name(name: str | None) -> str:
     return name or _("your child")
 
 
+# Each sentence is translated only when it is the one wanted: a line reads one of
+# these, so translating the whole table each time would be seven look-ups for one.
+_AHEAD = {
+    Item.FATTY_FOOD: gettext_noop("No fatty or fried food after %(time)s %(day)s."),
+    Item.SOLIDS: gettext_noop("No solid food after %(time)s %(day)s."),
+    Item.FORMULA: gettext_noop("No formula after %(time)s %(day)s."),
+    Item.FORMULA_OR_MILK: gettext_noop("No formula or milk after %(time)s %(day)s."),
+    Item.MILK: gettext_noop("No milk after %(time)s %(day)s. This means cow, goat, soy or any other milk."),
+    Item.BREAST_MILK: gettext_noop("No breast milk after %(time)s %(day)s."),
+    Item.CLEAR_FLUIDS: gettext_noop("No clear fluids after %(time)s %(day)s. After that, nothing to eat or drink."),
+}
+
+_PASSED = {
+    Item.FATTY_FOOD: gettext_noop("The time to stop fatty or fried food has passed."),
+    Item.SOLIDS: gettext_noop("The time to stop solid food has passed."),
+    Item.FORMULA: gettext_noop("The time to stop formula has passed."),
+    Item.FORMULA_OR_MILK: gettext_noop("The time to stop formula and milk has passed."),
+    Item.MILK: gettext_noop("The time to stop milk has passed."),
+    Item.BREAST_MILK: gettext_noop("The time to stop breast milk has passed."),
+    Item.CLEAR_FLUIDS: gettext_noop(
+        "The time for the last clear drink has passed. %(name)s should have nothing more to eat or drink."
+    ),
+}
+
+_CALL_WITH_PHONE = {
+    Item.FATTY_FOOD: gettext_noop("If %(name)s has had fatty or fried food since %(time)s, call us at %(phone)s."),
+    Item.SOLIDS: gettext_noop("If %(name)s has had solid food since %(time)s, call us at %(phone)s."),
+    Item.FORMULA: gettext_noop("If %(name)s has had formula since %(time)s, call us at %(phone)s."),
+    Item.FORMULA_OR_MILK: gettext_noop("If %(name)s has had formula or milk since %(time)s, call us at %(phone)s."),
+    Item.MILK: gettext_noop("If %(name)s has had milk since %(time)s, call us at %(phone)s."),
+    Item.BREAST_MILK: gettext_noop("If %(name)s has had breast milk since %(time)s, call us at %(phone)s."),
+    Item.CLEAR_FLUIDS: gettext_noop(
+        "If %(name)s has had anything to eat or drink since %(time)s, call us at %(phone)s."
+    ),
+}
+
+_CALL = {
+    Item.FATTY_FOOD: gettext_noop("If %(name)s has had fatty or fried food since %(time)s, call us."),
+    Item.SOLIDS: gettext_noop("If %(name)s has had solid food since %(time)s, call us."),
+    Item.FORMULA: gettext_noop("If %(name)s has had formula since %(time)s, call us."),
+    Item.FORMULA_OR_MILK: gettext_noop("If %(name)s has had formula or milk since %(time)s, call us."),
+    Item.MILK: gettext_noop("If %(name)s has had milk since %(time)s, call us."),
+    Item.BREAST_MILK: gettext_noop("If %(name)s has had breast milk since %(time)s, call us."),
+    Item.CLEAR_FLUIDS: gettext_noop("If %(name)s has had anything to eat or drink since %(time)s, call us."),
+}
+
+_NOUN = {
+    Item.FATTY_FOOD: gettext_noop("fatty or fried food"),
+    Item.SOLIDS: gettext_noop("solid food"),
+    Item.FORMULA: gettext_noop("formula"),
+    Item.FORMULA_OR_MILK: gettext_noop("formula or milk"),
+    Item.MILK: gettext_noop("milk"),
+    Item.BREAST_MILK: gettext_noop("breast milk"),
+    Item.CLEAR_FLUIDS: gettext_noop("clear drink"),
+}
+
+
 def _ahead(item: Item) -> str:
-    return {
-        Item.FATTY_FOOD: _("No fatty or fried food after %(time)s %(day)s."),
-        Item.SOLIDS: _("No solid food after %(time)s %(day)s."),
-        Item.FORMULA: _("No formula after %(time)s %(day)s."),
-        Item.FORMULA_OR_MILK: _("No formula or milk after %(time)s %(day)s."),
-        Item.MILK: _("No milk after %(time)s %(day)s. This means cow, goat, soy or any other milk."),
-        Item.BREAST_MILK: _("No breast milk after %(time)s %(day)s."),
-        Item.CLEAR_FLUIDS: _("No clear fluids after %(time)s %(day)s. After that, nothing to eat or drink."),
-    }[item]
+    return _(_AHEAD[item])
 
 
 def _passed(item: Item) -> str:
-    return {
-        Item.FATTY_FOOD: _("The time to stop fatty or fried food has passed."),
-        Item.SOLIDS: _("The time to stop solid food has passed."),
-        Item.FORMULA: _("The time to stop formula has passed."),
-        Item.FORMULA_OR_MILK: _("The time to stop formula and milk has passed."),
-        Item.MILK: _("The time to stop milk has passed."),
-        Item.BREAST_MILK: _("The time to stop breast milk has passed."),
-        Item.CLEAR_FLUIDS: _(
-            "The time for the last clear drink has passed. %(name)s should have nothing more to eat or drink."
-        ),
-    }[item]
+    return _(_PASSED[item])
 
 
 def _call(item: Item, *, with_phone: bool) -> str:
-    if with_phone:
-        return {
-            Item.FATTY_FOOD: _("If %(name)s has had fatty or fried food since %(time)s, call us at %(phone)s."),
-            Item.SOLIDS: _("If %(name)s has had solid food since %(time)s, call us at %(phone)s."),
-            Item.FORMULA: _("If %(name)s has had formula since %(time)s, call us at %(phone)s."),
-            Item.FORMULA_OR_MILK: _("If %(name)s has had formula or milk since %(time)s, call us at %(phone)s."),
-            Item.MILK: _("If %(name)s has had milk since %(time)s, call us at %(phone)s."),
-            Item.BREAST_MILK: _("If %(name)s has had breast milk since %(time)s, call us at %(phone)s."),
-            Item.CLEAR_FLUIDS: _("If %(name)s has had anything to eat or drink since %(time)s, call us at %(phone)s."),
-        }[item]
-    return {
-        Item.FATTY_FOOD: _("If %(name)s has had fatty or fried food since %(time)s, call us."),
-        Item.SOLIDS: _("If %(name)s has had solid food since %(time)s, call us."),
-        Item.FORMULA: _("If %(name)s has had formula since %(time)s, call us."),
-        Item.FORMULA_OR_MILK: _("If %(name)s has had formula or milk since %(time)s, call us."),
-        Item.MILK: _("If %(name)s has had milk since %(time)s, call us."),
-        Item.BREAST_MILK: _("If %(name)s has had breast milk since %(time)s, call us."),
-        Item.CLEAR_FLUIDS: _("If %(name)s has had anything to eat or drink since %(time)s, call us."),
-    }[item]
+    return _((_CALL_WITH_PHONE if with_phone else _CALL)[item])
 
 
 def noun(item: Item) -> str:
     """What the family stops, as a few words to fit in a longer sentence."""
-    return {
-        Item.FATTY_FOOD: _("fatty or fried food"),
-        Item.SOLIDS: _("solid food"),
-        Item.FORMULA: _("formula"),
-        Item.FORMULA_OR_MILK: _("formula or milk"),
-        Item.MILK: _("milk"),
-        Item.BREAST_MILK: _("breast milk"),
-        Item.CLEAR_FLUIDS: _("clear drink"),
-    }[item]
+    return _(_NOUN[item])
 
 
 def describe(cutoff: Cutoff, *, now: datetime | None = None, name: str | None = None, phone: str = "") -> CutoffLine:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -284,7 +286,7 @@ def _call_provider(transport: Transport, messages: list[Message]) -> list[str | 
 
     The threads only wait on the provider: they never touch the database, so
     they need no connection of their own and cannot see or miss anything of the
-    caller's transaction. They are joined before this returns.
+    caller's transaction. Every call has ended when this returns.
     """
 
     def call(message: Message) -> str | Exception:
@@ -295,8 +297,36 @@ def _call_provider(transport: Transport, messages: list[Message]) -> list[str | 
 
     if len(messages) < 2:
         return [call(message) for message in messages]
-    with ThreadPoolExecutor(max_workers=len(messages), thread_name_prefix="hand-over") as pool:
-        return list(pool.map(call, messages))
+    return list(_callers.pool().map(call, messages))
+
+
+class _Callers:
+    """The process's hand-over threads, kept from one round to the next.
+
+    Starting a round's threads anew costs more than the round's own work
+    besides the waiting. A thread is only added when none is idle, so a worker
+    process running one task at a time has PROVIDER_SEND_THREADS of them; the
+    bound leaves room for a worker that runs a few tasks at once on threads.
+    A forked worker process starts its own: threads do not survive a fork.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.made_for: tuple[int, int] | None = None  # (process, threads a round)
+        self.executor: ThreadPoolExecutor | None = None
+
+    def pool(self) -> ThreadPoolExecutor:
+        wanted = (os.getpid(), settings.PROVIDER_SEND_THREADS)
+        with self.lock:
+            if self.executor is None or self.made_for != wanted:
+                if self.executor is not None and self.made_for[0] == wanted[0]:
+                    self.executor.shutdown(wait=False)  # its idle threads end; calls under way finish
+                self.made_for = wanted
+                self.executor = ThreadPoolExecutor(max_workers=4 * wanted[1], thread_name_prefix="hand-over")
+            return self.executor
+
+
+_callers = _Callers()
 
 
 def _hand_over_or_leave(transport: Transport, group: list[_Claimed], now: dt.datetime) -> dict[int, Status]:

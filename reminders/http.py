@@ -10,6 +10,7 @@ one that broke after it did is an unknown outcome.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import os
@@ -59,6 +60,7 @@ def get(url: str, params: dict[str, str], *, auth: tuple[str, str] | None = None
 
 
 Server = tuple[str, str, int]  # scheme, host, port
+Route = tuple[Server, "_Proxy | None"]  # a server, and the proxy the connection goes through
 
 
 class _Kept:
@@ -67,14 +69,14 @@ class _Kept:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pid = os.getpid()
-        self.idle: dict[Server, list[tuple[http.client.HTTPConnection, float]]] = {}
+        self.idle: dict[Route, list[tuple[http.client.HTTPConnection, float]]] = {}
 
-    def take(self, server: Server) -> http.client.HTTPConnection | None:
+    def take(self, route: Route) -> http.client.HTTPConnection | None:
         with self.lock:
             if self.pid != os.getpid():
                 # The parent's sockets: another process's conversations, never ours to continue.
                 self.pid, self.idle = os.getpid(), {}
-            idle = self.idle.get(server, [])
+            idle = self.idle.get(route, [])
             while idle:
                 connection, since = idle.pop()
                 if time.monotonic() - since < IDLE_SECONDS and not _closed_by_server(connection):
@@ -82,9 +84,9 @@ class _Kept:
                 connection.close()
         return None
 
-    def give_back(self, server: Server, connection: http.client.HTTPConnection) -> None:
+    def give_back(self, route: Route, connection: http.client.HTTPConnection) -> None:
         with self.lock:
-            idle = self.idle.setdefault(server, [])
+            idle = self.idle.setdefault(route, [])
             if self.pid == os.getpid() and len(idle) < KEEP_AT_MOST:
                 idle.append((connection, time.monotonic()))
                 return
@@ -117,8 +119,10 @@ def _call(method: str, url: str, body: bytes | None, auth: tuple[str, str] | Non
     proxy = _proxy_for(parts.scheme, parts.hostname)
     if proxy is not None and parts.scheme == "http":
         # A plain-HTTP request through a proxy names the whole address.
-        path, headers = url, {**headers, **proxy.headers}
-    connection = _kept.take(server)
+        path, headers = url, {**headers, **dict(proxy.headers)}
+    # A connection is kept for the way it was made: straight to the server, or through this proxy.
+    route = (server, proxy)
+    connection = _kept.take(route)
     if connection is None:
         connection = _connect(server, proxy)
     try:
@@ -140,7 +144,7 @@ def _call(method: str, url: str, body: bytes | None, auth: tuple[str, str] | Non
     if answer.will_close:
         connection.close()
     else:
-        _kept.give_back(server, connection)
+        _kept.give_back(route, connection)
     return Response(answer.status, _json(raw))
 
 
@@ -148,11 +152,24 @@ def _call(method: str, url: str, body: bytes | None, auth: tuple[str, str] | Non
 class _Proxy:
     host: str
     port: int
-    headers: dict[str, str]
+    headers: tuple[tuple[str, str], ...]
+
+
+# What urllib reads to choose a proxy (it ignores HTTP_PROXY when REQUEST_METHOD says it runs as a CGI script).
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "REQUEST_METHOD")
 
 
 def _proxy_for(scheme: str, host: str) -> _Proxy | None:
-    """The outbound proxy from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as urllib reads it."""
+    """The outbound proxy from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as urllib reads it.
+
+    urllib reads the whole environment on every call; the answer is kept for as
+    long as the variables it depends on keep their values.
+    """
+    return _proxy_from(scheme, host, tuple(os.environ.get(name) for name in _PROXY_VARIABLES))
+
+
+@functools.lru_cache(maxsize=64)
+def _proxy_from(scheme: str, host: str, _environment: tuple[str | None, ...]) -> _Proxy | None:
     address = urllib.request.getproxies().get(scheme)
     if not address or urllib.request.proxy_bypass(host):
         return None
@@ -161,7 +178,7 @@ def _proxy_for(scheme: str, host: str) -> _Proxy | None:
     if parts.username:
         credentials = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
         headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
-    return _Proxy(parts.hostname or "", parts.port or 80, headers)
+    return _Proxy(parts.hostname or "", parts.port or 80, tuple(headers.items()))
 
 
 def _connect(server: Server, proxy: _Proxy | None) -> http.client.HTTPConnection:
@@ -173,7 +190,7 @@ def _connect(server: Server, proxy: _Proxy | None) -> http.client.HTTPConnection
         return http.client.HTTPConnection(proxy.host, proxy.port, timeout=TIMEOUT_SECONDS)
     # HTTPS through a proxy: a tunnel (CONNECT) to the server, TLS inside it.
     connection = kind(proxy.host, proxy.port, timeout=TIMEOUT_SECONDS)
-    connection.set_tunnel(host, port, headers=proxy.headers)
+    connection.set_tunnel(host, port, headers=dict(proxy.headers))
     return connection
 
 

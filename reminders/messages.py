@@ -16,10 +16,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
-from django.utils.formats import date_format
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from portal.links import id_url
 from portal.models import Invitation, ResetCode, User
 from portal.phones import display as phone_display
 from procedures import fasting_display
@@ -71,7 +71,7 @@ def _picture(procedure: Procedure, *, name: str, now: datetime, policy: FastingP
     lines = fasting_display.describe_plan(plan, now=now, name=name, phone=location.phone)
     clear = plan.cutoff_for(Item.CLEAR_FLUIDS)
     return {
-        "date": date_format(procedure.local_start, "DATE_FORMAT"),
+        "date": fasting_display.formatted(procedure.local_start, "DATE_FORMAT"),
         "arrival": fasting_display.clock(procedure.local_arrival),
         "arrival_passed": procedure.arrival_at <= now,
         "place": ", ".join(part for part in (location.name, location.address) if part),
@@ -107,8 +107,8 @@ def compose(
             "name": name,
             "clinic": location.name,
             "phone": phone_display(location.phone),
-            "link": settings.SITE_URL + reverse("family:procedure", args=[procedure.pk]),
-            "check_in_link": settings.SITE_URL + reverse("family:check_in", args=[procedure.pk]),
+            "link": settings.SITE_URL + id_url("family:procedure", procedure.pk),
+            "check_in_link": settings.SITE_URL + id_url("family:check_in", procedure.pk),
             "late_minutes": abs(procedure.running_late_minutes),
             "earlier": procedure.running_late_minutes < 0,
             **_picture(procedure, name=name, now=now, policy=policy),

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import translation
+from django.utils.formats import date_format, reset_format_cache
 
 from procedures import fasting_display
 from procedures.fasting import Cutoff, FastingRules, Item, compute_fasting_plan
@@ -245,3 +246,38 @@ def test_the_clinics_wall_clock_keeps_the_second_130_apart_from_the_first():
     local = Location(timezone="America/Chicago").localize(dt.datetime(2026, 11, 1, 7, 30, tzinfo=UTC))
     assert local.astimezone(UTC) == dt.datetime(2026, 11, 1, 7, 30, tzinfo=UTC)
     assert fasting_display.clock(local) == "1:30 AM CST"
+
+
+# --- Each distinct time formatted once ------------------------------------------------
+
+
+def test_a_remembered_time_keeps_the_two_130s_apart_in_either_order():
+    # Aware times in one zone compare equal across the fold: what is kept must not mix them up.
+    assert FIRST_130 == SECOND_130 and FIRST_130.fold != SECOND_130.fold
+    for first, second in ((FIRST_130, SECOND_130), (SECOND_130, FIRST_130)):
+        fasting_display._formatted.cache_clear()
+        assert fasting_display.clock(first) == f"1:30 AM {first.tzname()}"
+        assert fasting_display.clock(second) == f"1:30 AM {second.tzname()}"
+        for moment in (first, second):
+            assert fasting_display.formatted(moment, "g:i A T O") == date_format(moment, "g:i A T O")
+
+
+def test_a_remembered_time_is_per_zone_and_per_language():
+    moment = dt.datetime(2026, 6, 11, 18, 30, tzinfo=UTC)
+    assert fasting_display.clock(moment.astimezone(CHICAGO)) == "1:30 PM"
+    assert fasting_display.clock(moment.astimezone(ZoneInfo("America/New_York"))) == "2:30 PM"
+    assert fasting_display.weekday(moment.astimezone(CHICAGO)) == "Thursday"
+    with translation.override("es"):
+        assert fasting_display.weekday(moment.astimezone(CHICAGO)) == "jueves"
+    assert fasting_display.weekday(moment.astimezone(CHICAGO)) == "Thursday"
+
+
+def test_a_remembered_time_follows_a_change_of_formats(settings):
+    at = dt.datetime(2026, 6, 11, 13, 30, tzinfo=CHICAGO)
+    assert fasting_display.clock(at) == "1:30 PM"
+    settings.FORMAT_MODULE_PATH = None  # Django's own English formats (Django keeps its own look-ups too)
+    reset_format_cache()
+    assert fasting_display.clock(at) == date_format(at, "TIME_FORMAT") == "1:30 p.m."
+    settings.FORMAT_MODULE_PATH = ["portal.formats"]
+    reset_format_cache()
+    assert fasting_display.clock(at) == "1:30 PM"

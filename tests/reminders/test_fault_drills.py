@@ -45,6 +45,9 @@ class FakeTwilio(BaseHTTPRequestHandler):
     """Creates each message it is sent, a little slowly, and lists them when asked."""
 
     protocol_version = "HTTP/1.1"  # keeps the connection open after answering, as Twilio does
+    # The answer goes out as soon as it is written, as a web server sends it: with Nagle's algorithm
+    # on, the body would wait for the client to acknowledge the headers (up to 40 ms of delayed ACK).
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         fields = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())

@@ -42,6 +42,9 @@ class KeepAlive(BaseHTTPRequestHandler):
     """Answers each request on a connection kept open (HTTP/1.1), like Twilio's API."""
 
     protocol_version = "HTTP/1.1"
+    # The answer goes out as soon as it is written, as a web server sends it: with Nagle's algorithm
+    # on, the body would wait for the client to acknowledge the headers (up to 40 ms of delayed ACK).
+    disable_nagle_algorithm = True
     server: Server
 
     def setup(self) -> None:
@@ -115,7 +118,7 @@ def no_proxy_and_nothing_kept(monkeypatch) -> None:
 
 
 def kept_socket(server: Server):
-    [(connection, _since)] = http._kept.idle[("http", "127.0.0.1", server.server_address[1])]
+    [(connection, _since)] = http._kept.idle[(("http", "127.0.0.1", server.server_address[1]), None)]
     return connection.sock
 
 
@@ -168,7 +171,7 @@ def test_a_kept_connection_that_hangs_up_after_the_request_went_out_is_no_answer
         http.post(server.url, {"To": "+13125550002"})
     assert server.connections == 1  # the request went out on the kept connection, and the server had it
     assert len(server.requests) == 2
-    assert not http._kept.idle[("http", "127.0.0.1", server.server_address[1])]  # the broken one is not kept
+    assert not http._kept.idle[(("http", "127.0.0.1", server.server_address[1]), None)]  # the broken one is not kept
 
 
 def test_plain_http_goes_through_the_proxy_in_the_environment(serve, monkeypatch):
@@ -197,3 +200,13 @@ def test_no_proxy_sends_straight_to_the_server(serve, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert http.post(server.url, {"To": "+13125550001"}).status == 201
     assert (len(server.requests), proxy.requests) == (1, [])
+
+
+def test_a_proxy_set_or_removed_later_is_followed(serve, monkeypatch):
+    server, proxy = serve(), serve()
+    assert http.post(server.url, {"To": "+13125550001"}).status == 201
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    assert http.post(server.url, {"To": "+13125550002"}).status == 201
+    monkeypatch.delenv("HTTP_PROXY")
+    assert http.post(server.url, {"To": "+13125550003"}).status == 201
+    assert (len(server.requests), len(proxy.requests)) == (2, 1)

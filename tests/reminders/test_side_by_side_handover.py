@@ -55,12 +55,14 @@ class Twilio:
         self.lock = threading.Lock()
         self.taken: list[str] = []
         self.threads: set[int] = set()
+        self.callers: set[threading.Thread] = set()  # the thread objects themselves: an ident can be reused
         self.in_flight = self.most_in_flight = 0
         self.connected: list[bool] = []  # per call from a thread other than the task's
 
     def post(self, url: str, data: dict[str, str], *, auth: tuple[str, str] | None = None) -> http.Response:
         with self.lock:
             self.threads.add(threading.get_ident())
+            self.callers.add(threading.current_thread())
             if threading.get_ident() != self.task:
                 self.connected.append(connections["default"].connection is not None)
             self.in_flight += 1
@@ -162,6 +164,22 @@ def test_texts_go_to_twilio_as_many_at_once_as_the_setting_allows(twilio, locati
     assert fake.most_in_flight == 3  # three at once, never a fourth
     # The calls wait on Twilio only: not one of their threads had a database connection.
     assert len(fake.connected) == 9 and not any(fake.connected)
+
+
+def test_the_same_threads_make_the_calls_of_every_round_and_every_task(twilio, location, nurse):
+    three_at_once = threading.Barrier(3)
+    fake = twilio(lambda to: three_at_once.wait(WAIT))
+    first, second = (queued_texts(*(book_family(location, nurse) for _ in range(6))) for _ in range(2))
+
+    assert dispatch.send_many(first) == dict.fromkeys(first, Status.SENT)
+    callers = set(fake.callers)
+    assert dispatch.send_many(second) == dict.fromkeys(second, Status.SENT)
+
+    assert len(callers) == 3 and fake.callers == callers  # four rounds, three threads started
+    # A forked worker process cannot use its parent's threads: it starts its own.
+    dispatch._callers.made_for = (-1, 3)
+    assert dispatch.send_many(queued_texts(*(book_family(location, nurse) for _ in range(3))))
+    assert len(fake.callers) == 6
 
 
 def test_the_calls_need_no_database_connection_of_their_own(postgres, twilio, location, nurse):
