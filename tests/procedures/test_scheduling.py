@@ -4,9 +4,20 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from procedures import services
 from procedures.models import Procedure, ProcedureStatus
+
+from ..factories import ProcedureFactory
+
+
+@pytest.fixture
+def procedure(patient):
+    """Two days ahead at 10:00 clinic time: arrival and start on one day, whatever the hour the suite runs."""
+    day = (patient.location.localize(timezone.now()) + dt.timedelta(days=2)).date()
+    start = dt.datetime.combine(day, dt.time(10, 0), tzinfo=patient.location.tz)
+    return ProcedureFactory(patient=patient, scheduled_start=start, arrival_at=start - dt.timedelta(hours=1))
 
 
 def _edit(client, procedure, **overrides):
