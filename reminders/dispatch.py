@@ -304,10 +304,10 @@ class _Callers:
     """The process's hand-over threads, kept from one round to the next.
 
     Starting a round's threads anew costs more than the round's own work
-    besides the waiting. A thread is only added when none is idle, so a worker
-    process running one task at a time has PROVIDER_SEND_THREADS of them; the
-    bound leaves room for a worker that runs a few tasks at once on threads.
-    A forked worker process starts its own: threads do not survive a fork.
+    besides the waiting. There are PROVIDER_SEND_THREADS of them, as many as a
+    round has calls: a worker process runs one task at a time (prefork), so a
+    round has them all. A forked worker process starts its own: threads do not
+    survive a fork.
     """
 
     def __init__(self) -> None:
@@ -322,7 +322,7 @@ class _Callers:
                 if self.executor is not None and self.made_for[0] == wanted[0]:
                     self.executor.shutdown(wait=False)  # its idle threads end; calls under way finish
                 self.made_for = wanted
-                self.executor = ThreadPoolExecutor(max_workers=4 * wanted[1], thread_name_prefix="hand-over")
+                self.executor = ThreadPoolExecutor(max_workers=wanted[1], thread_name_prefix="hand-over")
             return self.executor
 
 
