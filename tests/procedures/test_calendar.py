@@ -6,10 +6,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import icalendar
-import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import translation
 
 from procedures.calendar import alarms
 from procedures.fasting import FastingRules, compute_fasting_plan
@@ -21,13 +19,6 @@ CHICAGO = ZoneInfo("America/Chicago")
 UTC = dt.UTC
 ARRIVAL = dt.datetime(2032, 6, 10, 12, 30, tzinfo=UTC)  # 7:30 AM CDT, a Thursday
 LONG_AGO = dt.datetime(2032, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    # Earlier requests may leave another language active in this thread.
-    with translation.override("en"):
-        yield
 
 
 def _unfold(text: str) -> str:

@@ -17,13 +17,6 @@ UTC = dt.UTC
 PHONE = "+13125550100"
 
 
-@pytest.fixture(autouse=True)
-def _english():
-    # Earlier requests may leave another language active in this thread.
-    with translation.override("en"):
-        yield
-
-
 def plan(arrival, feeding="regular", infant=False):
     return compute_fasting_plan(
         start=arrival + dt.timedelta(hours=1),
