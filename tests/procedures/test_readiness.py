@@ -7,13 +7,25 @@ import re
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from procedures import services
-from procedures.models import FastingPolicy, PreparedQuestion, Procedure, Readiness
-from procedures.readiness import education_pages
+from procedures.models import (
+    EducationPage,
+    FastingPolicy,
+    PageView,
+    PreparedQuestion,
+    Procedure,
+    ProcedureType,
+    Readiness,
+)
+from procedures.readiness import education_pages, with_readiness
 
-from ..factories import PatientFactory, ProcedureFactory
+from ..factories import GuardianFactory, PatientFactory, ProcedureFactory
 
 # 07:30 arrival, 08:30 start in Chicago on Thursday 10 June 2032 (CDT, UTC-5).
 ARRIVAL = dt.datetime(2032, 6, 10, 12, 30, tzinfo=dt.UTC)
@@ -206,3 +218,107 @@ def test_nurse_list_readiness_costs_no_extra_queries_per_row(client, nurse, guar
     few = count()
     add(20)
     assert count() == few
+
+
+# --- The checklist's facts against the rows they come from -----------------------------------
+
+FACTS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+GUARDIANS, PROCEDURES = 3, 3
+
+
+@st.composite
+def _households(draw: st.DrawFn) -> dict[str, object]:
+    """Who is whose guardian, which pages each read, their ticks and questions, each procedure's version."""
+    pairs = st.tuples(st.integers(0, PROCEDURES - 1), st.integers(0, GUARDIANS - 1))
+    return {
+        "links": draw(st.sets(st.tuples(st.integers(0, 1), st.integers(0, GUARDIANS - 1)))),
+        "of_patient": draw(st.lists(st.integers(0, 1), min_size=PROCEDURES, max_size=PROCEDURES)),
+        "versions": draw(st.lists(st.integers(1, 3), min_size=PROCEDURES, max_size=PROCEDURES)),
+        "read": draw(st.sets(st.tuples(st.integers(0, GUARDIANS - 1), st.integers(0, 5)))),
+        "ticks": draw(st.dictionaries(pairs, st.tuples(st.sampled_from([None, 1, 2, 3]), st.booleans()))),
+        "questions": draw(st.lists(pairs, max_size=6)),
+    }
+
+
+def _facts(procedure: Procedure) -> tuple[int, int, bool, int, bool]:
+    return (
+        procedure.pages_total,
+        procedure.pages_read,
+        procedure.fasting_acknowledged,
+        procedure.questions_prepared,
+        procedure.contact_confirmed,
+    )
+
+
+@FACTS
+@given(household=_households())
+def test_the_checklist_facts_match_the_rows_they_come_from(db, location, household):
+    """Each guardian's own facts and the family's, read in the list's query, against the rows counted in Python."""
+    with transaction.atomic():
+        other_kind = ProcedureType.objects.create(slug="other", name_en="Other", name_es="Otro")
+        other_page = EducationPage.objects.create(
+            procedure_type=other_kind,
+            slug="o",
+            order=1,
+            title_en="o",
+            title_es="o",
+            body_en="o",
+            body_es="o",
+            reviewed_on=dt.date(2032, 1, 1),
+        )
+        pages = list(education_pages())
+        readable = [*pages[:5], other_page]  # five of the bone-marrow pages and one about something else
+        users = [GuardianFactory().user for _ in range(GUARDIANS)]
+        patients = [PatientFactory(location=location) for _ in range(2)]
+        for child, guardian in household["links"]:
+            patients[child].guardians.add(users[guardian].guardian)
+        procedures = [ProcedureFactory(patient=patients[child]) for child in household["of_patient"]]
+        for procedure, version in zip(procedures, household["versions"], strict=True):
+            Procedure.objects.filter(pk=procedure.pk).update(version=version)
+            procedure.version = version
+        for guardian, page in household["read"]:
+            PageView.objects.create(user=users[guardian], page=readable[page])
+        for (index, guardian), (version, confirmed) in household["ticks"].items():
+            Readiness.objects.create(
+                procedure=procedures[index],
+                user=users[guardian],
+                fasting_ack_version=version,
+                contact_confirmed_at=timezone.now() if confirmed else None,
+            )
+        for index, guardian in household["questions"]:
+            PreparedQuestion.objects.create(procedure=procedures[index], user=users[guardian], text="Why?")
+
+        counted = {page.pk for page in pages}
+        read = {
+            user.pk: len({readable[page].pk for who, page in household["read"] if who == index} & counted)
+            for index, user in enumerate(users)
+        }
+
+        def expected(index: int, procedure: Procedure, user_index: int | None) -> tuple[int, int, bool, int, bool]:
+            mine = [user_index] if user_index is not None else range(GUARDIANS)
+            ticks = [household["ticks"][index, who] for who in mine if (index, who) in household["ticks"]]
+            if user_index is not None:
+                pages_read = read[users[user_index].pk]
+            else:
+                child = household["of_patient"][index]
+                pages_read = max((read[users[who].pk] for c, who in household["links"] if c == child), default=0)
+            return (
+                len(counted),
+                pages_read,
+                any(version == procedure.version for version, _ in ticks),
+                sum(1 for i, who in household["questions"] if i == index and who in mine),
+                any(confirmed for _, confirmed in ticks),
+            )
+
+        everyone = Procedure.objects.filter(pk__in=[p.pk for p in procedures])
+        family = {p.pk: _facts(p) for p in with_readiness(everyone)}
+        assert family == {p.pk: expected(i, p, None) for i, p in enumerate(procedures)}
+        for who, user in enumerate(users):
+            own = {p.pk: _facts(p) for p in with_readiness(everyone, user=user)}
+            assert own == {p.pk: expected(i, p, who) for i, p in enumerate(procedures)}
+        # Inside a subquery the list's table has another alias; the facts follow it.
+        confirmed = Procedure.objects.filter(
+            pk__in=with_readiness(everyone).filter(contact_confirmed=True).values("pk")
+        )
+        assert set(confirmed.values_list("pk", flat=True)) == {p.pk for p in procedures if family[p.pk][4]}
+        transaction.set_rollback(True)
