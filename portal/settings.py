@@ -215,7 +215,7 @@ if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
 # How often beat runs the reminder dispatcher (a due reminder waits up to this long to be
 # claimed; a run with nothing due is one index lookup), and when a message in flight counts as stuck.
-DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=5.0)
+DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=2.0)
 REMINDER_STUCK_MINUTES = env.int("REMINDER_STUCK_MINUTES", default=10)
 # Texts or emails handed to Twilio or the mail server at once (threads that only wait on the
 # provider), in one transaction; 1: one after another.
