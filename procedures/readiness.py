@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.models import User
 
 from . import fasting
-from .models import EducationPage, Guardian, PageView, Patient, PreparedQuestion, Procedure, ProcedureType, Readiness
+from .models import EducationPage, Guardian, PageView, Patient, PreparedQuestion, Procedure, Readiness
 
 BONE_MARROW = "bone-marrow"
 
@@ -136,11 +136,11 @@ class _Fact(Expression):
         return f"({self.sql.replace('{row}', row)})", self.params
 
 
-# Each fact's statement: {row} is the procedure row's alias, the other names are tables and,
+# Each fact's statement: {row} is the procedure row's alias, {pages} the statement of
+# education_pages() (compiled once, its parameters first), the other names are tables and,
 # for one guardian's own progress, {ready_mine}/{asked_mine} their condition (their id a parameter).
 _FACTS = {
-    "pages_total": "SELECT COUNT(*) FROM {page} page JOIN {kind} kind ON kind.id = page.procedure_type_id"
-    " WHERE kind.slug = %s",
+    "pages_total": "SELECT COUNT(*) FROM {page} page WHERE page.id IN ({pages})",
     "fasting_acknowledged": "EXISTS(SELECT 1 FROM {ready} ready WHERE ready.procedure_id = {row}.id"
     " AND ready.fasting_ack_version = {row}.version{ready_mine})",
     "questions_prepared": "SELECT COUNT(*) FROM {asked} asked WHERE asked.procedure_id = {row}.id{asked_mine}",
@@ -149,22 +149,24 @@ _FACTS = {
 }
 # Pages read: one guardian's own, or the family's (that of the child's guardian who has read the most).
 _READ = {
-    True: "COALESCE((SELECT COUNT(*) FROM {view} seen JOIN {page} page ON page.id = seen.page_id"
-    " JOIN {kind} kind ON kind.id = page.procedure_type_id WHERE kind.slug = %s AND seen.user_id = %s), 0)",
-    False: "COALESCE((SELECT COUNT(*) FROM {view} seen JOIN {page} page ON page.id = seen.page_id"
-    " JOIN {kind} kind ON kind.id = page.procedure_type_id"
+    True: "COALESCE((SELECT COUNT(*) FROM {view} seen WHERE seen.page_id IN ({pages}) AND seen.user_id = %s), 0)",
+    False: "COALESCE((SELECT COUNT(*) FROM {view} seen"
     " JOIN {guardian} guardian ON guardian.user_id = seen.user_id JOIN {links} link ON link.guardian_id = guardian.id"
-    " WHERE kind.slug = %s AND link.patient_id = {row}.patient_id"
+    " WHERE seen.page_id IN ({pages}) AND link.patient_id = {row}.patient_id"
     " GROUP BY seen.user_id ORDER BY COUNT(*) DESC LIMIT 1), 0)",
 }
 
 
 @functools.cache
-def _facts_sql(per_guardian: bool) -> dict[str, str]:
-    """Each fact's statement with the tables named; `per_guardian`: one guardian's own progress."""
+def _facts_sql(per_guardian: bool) -> tuple[dict[str, str], tuple[object, ...]]:
+    """Each fact's statement, and the parameters of the pages' statement in it.
+
+    `per_guardian`: one guardian's own progress.
+    """
+    pages, pages_params = education_pages().order_by().values("pk").query.sql_with_params()
     names = {
+        "pages": pages,
         "page": EducationPage._meta.db_table,
-        "kind": ProcedureType._meta.db_table,
         "view": PageView._meta.db_table,
         "ready": Readiness._meta.db_table,
         "asked": PreparedQuestion._meta.db_table,
@@ -176,7 +178,7 @@ def _facts_sql(per_guardian: bool) -> dict[str, str]:
     }
     facts = {name: template.format_map(names) for name, template in _FACTS.items()}
     facts["pages_read"] = _READ[per_guardian].format_map(names)
-    return facts
+    return facts, tuple(pages_params)
 
 
 def with_readiness(procedures: QuerySet[Procedure], user: User | None = None) -> QuerySet[Procedure]:
@@ -184,14 +186,14 @@ def with_readiness(procedures: QuerySet[Procedure], user: User | None = None) ->
 
     For one guardian (`user`), their own progress; else the family's, where the
     best of the child's guardians counts: one parent having read everything
-    means the family has. The pages are those of `education_pages()`.
+    means the family has.
     """
-    sql = _facts_sql(user is not None)
+    sql, pages = _facts_sql(user is not None)
     mine: tuple[object, ...] = (user.pk,) if user is not None else ()
     count, flag = IntegerField(), BooleanField()
     return procedures.annotate(
-        pages_total=_Fact(sql["pages_total"], (BONE_MARROW,), count),
-        pages_read=_Fact(sql["pages_read"], (BONE_MARROW, *mine), count),
+        pages_total=_Fact(sql["pages_total"], pages, count),
+        pages_read=_Fact(sql["pages_read"], (*pages, *mine), count),
         fasting_acknowledged=_Fact(sql["fasting_acknowledged"], mine, flag),
         questions_prepared=_Fact(sql["questions_prepared"], mine, count),
         contact_confirmed=_Fact(sql["contact_confirmed"], mine, flag),
