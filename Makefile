@@ -41,7 +41,9 @@ run: messages
 	@echo
 	@# Stop both when either ends or on Ctrl-C/TERM. The trap signals only the two children:
 	@# a trap that signals its own process group runs itself again until the shell crashes.
-	@trap 'kill -TERM $$pids 2>/dev/null; wait; exit 0' INT TERM; \
+	@# It runs once: a TERM to the group reaches this shell twice (make passes its own on), and
+	@# a second run would signal the worker again while it is already stopping.
+	@trap 'trap "" INT TERM; kill -TERM $$pids 2>/dev/null; wait; exit 0' INT TERM; \
 	$(VENV)/bin/celery -A portal --quiet worker --beat --pool=solo --loglevel=WARNING \
 		-Q celery,celery-sms,celery-email & pids=$$!; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload --skip-checks & pids="$$pids $$!"; \

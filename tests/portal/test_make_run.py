@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -37,6 +38,14 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (Linux's /proc; none where that cannot be read)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _read_lines(stream: object, lines: queue.Queue) -> None:
@@ -93,7 +102,14 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     finally:
         started = time.monotonic()
         # What a TERM to the group (a closed terminal) or to make alone does: both must end cleanly.
+        recipe_shells = _children(process.pid)
         os.killpg(process.pid, signal.SIGTERM)
+        # make passes its own TERM on to the recipe's shell, which so gets a second one. Sent here
+        # while the shell is stopping the worker (the worst moment), not whenever make gets to it.
+        time.sleep(0.1)
+        for pid in recipe_shells:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
