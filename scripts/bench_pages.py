@@ -48,6 +48,8 @@ DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/marrow_pages_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
 PARENT_EMAIL = "bench-parent@example.org"
 NURSE_EMAIL = "bench-nurse@example.org"
+# A page with nothing of its own: signed in, audited, the site's frame.
+EMPTY_PATH = "/bench/empty/"
 
 
 @dataclass
@@ -346,8 +348,8 @@ def targets() -> list[Target]:
         Target("bare view", "/bench/bare/", "", bare=True),
         Target("bare, parent signed in", "/bench/session/", "parent", bare=True),
         Target("bare, nurse signed in", "/bench/session/", "nurse", bare=True),
-        Target("empty page, parent", "/bench/empty/", "parent"),
-        Target("empty page, nurse", "/bench/empty/", "nurse"),
+        Target("empty page, parent", EMPTY_PATH, "parent"),
+        Target("empty page, nurse", EMPTY_PATH, "nurse"),
         Target("family dashboard", "/family/", "parent"),
         Target("family procedure page", f"/family/procedures/{parent_procedure.pk}/", "parent"),
         Target("nurse procedure list", "/nurse/", "nurse"),
@@ -635,23 +637,29 @@ def serve_and_measure(
         server.wait(30)
 
     header = f"{'page':<26} {'req/s median':>12} {'(min-max)':>13} {'÷ bare':>7} {'÷ bare signed in':>16}"
-    header += f" {'queries':>7}"
+    header += f" {'÷ empty page':>12} {'queries':>7}"
     print("\n" + header + "\n" + "-" * len(header))
+    empty = {target.who: target for target in pages if target.path == EMPTY_PATH}
+    to_signed_in: dict[str, float] = {}
     for target in everything:
         values = results[target.name]
         if target.bare:
             to_bare = statistics.median(values) / statistics.median(results[bare.name])
-            to_signed_in = 1.0 if target.who else to_bare
+            to_signed_in[target.name] = 1.0 if target.who else to_bare
         else:
             to_bare = statistics.median(ratio for ratio, _ in ratios[target.name])
-            to_signed_in = statistics.median(ratio for _, ratio in ratios[target.name])
+            to_signed_in[target.name] = statistics.median(ratio for _, ratio in ratios[target.name])
+        floor = empty.get(target.who) if not target.bare else None
+        to_empty = to_signed_in[target.name] / to_signed_in[floor.name] if floor and floor is not target else None
         count = queries.get(target.name, (None,))[0]
         print(
             f"{target.name:<26} {statistics.median(values):12.1f} {f'({min(values):.0f}-{max(values):.0f})':>13}"
-            f" {to_bare:7.3f} {to_signed_in:16.3f} {'' if count is None else count:>7}"
+            f" {to_bare:7.3f} {to_signed_in[target.name]:16.3f} {'' if to_empty is None else f'{to_empty:.3f}':>12}"
+            f" {'' if count is None else count:>7}"
         )
     print("÷ bare: the page's req/s over the bare view's measured just before it, median of the rounds;")
-    print("÷ bare signed in: the same against the bare view with the same user's session.")
+    print("÷ bare signed in: the same against the bare view with the same user's session;")
+    print("÷ empty page: that over the same user's empty page's (signed in, audited, the site's frame).")
     print("wrk: 2 threads, 4 connections; gunicorn: 2 sync workers.")
 
 
