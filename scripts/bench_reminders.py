@@ -25,7 +25,10 @@ Rounds alternate (no-op, reminders, no-op, reminders ...) so the ratio compares
 the same minutes of a shared machine. Reported per round and as medians:
 lateness (hand-over seen minus due) p50/p99/max, throughput, duplicates (more
 than one hand-over for a reminder), losses (no hand-over), and the ratio of the
-reminder rate to the no-op rate.
+reminder rate to the no-op rate. Per round, from the due moment to the last
+hand-over: the CPU the worker's processes used (in cores: 2.00 is both processes
+busy all the time) and how busy the whole machine was, which tells a send
+worker held up by waiting (on the provider, the database) from one short of CPU.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/marrow_rem_bench \\
     REDIS_URL=redis://127.0.0.1:6379/7 .venv/bin/python scripts/bench_reminders.py \\
@@ -178,7 +181,51 @@ def seed(count: int, templates: list) -> list[int]:
     return [r.pk for r in Reminder.objects.bulk_create(copies, batch_size=2000)]
 
 
-def reminder_round(ids: list[int], lead: float, timeout: float, twilio: ThreadingHTTPServer | None) -> dict:
+def worker_cpu_seconds(group: int) -> float:
+    """CPU time so far of every process of a process group (the worker and its pool processes), from /proc."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[2]) == group:  # process group; then user and system time at 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, all) CPU time of the whole machine since boot, in jiffies; idle and I/O wait are not busy."""
+    counts = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(counts) - counts[3] - counts[4], sum(counts)
+
+
+class CpuWindow:
+    """How busy the worker's processes and the whole machine were between two moments (Linux's /proc)."""
+
+    def __init__(self, group: int) -> None:
+        self.group, self.began = group, None
+
+    def start(self) -> None:
+        if self.began is None and Path("/proc/stat").exists():
+            self.began = (time.monotonic(), worker_cpu_seconds(self.group), machine_jiffies())
+
+    def end(self) -> dict:
+        if self.began is None:
+            return {"worker_cores": float("nan"), "machine_busy": float("nan")}
+        wall, cpu, (busy, total) = self.began
+        now_busy, now_total = machine_jiffies()
+        return {
+            "worker_cores": (worker_cpu_seconds(self.group) - cpu) / (time.monotonic() - wall),
+            "machine_busy": (now_busy - busy) / max(now_total - total, 1),
+        }
+
+
+def reminder_round(
+    ids: list[int], lead: float, timeout: float, twilio: ThreadingHTTPServer | None, worker_group: int
+) -> dict:
     from django.db import connection
     from django.db.models import Count, Max, Min
     from django.utils import timezone
@@ -196,7 +243,10 @@ def reminder_round(ids: list[int], lead: float, timeout: float, twilio: Threadin
     finished = False
     gaps: dict[int, float] = {}  # ids below `last` not seen yet (a transaction still open) -> since when
     this_round = Reminder.objects.filter(pk__gte=min(ids), pk__lte=max(ids), resend_of__isnull=False)
+    cpu = CpuWindow(worker_group)  # from the due moment until the last hand-over
     while time.monotonic() < deadline:
+        if timezone.now() >= due:
+            cpu.start()
         # Checked before the look, so the last look sees everything handed over.
         finished = not this_round.filter(status__in=[Status.SCHEDULED, Status.QUEUED, Status.SENDING]).exists()
         with connection.cursor() as cursor:
@@ -218,6 +268,7 @@ def reminder_round(ids: list[int], lead: float, timeout: float, twilio: Threadin
         if finished:
             break
         time.sleep(0.2)
+    busy = cpu.end()
     time.sleep(1)  # anything sent twice shows up by now
     if twilio:
         # Texts carry no reminder id: texts at the provider beyond the reminders sent are duplicates.
@@ -251,6 +302,7 @@ def reminder_round(ids: list[int], lead: float, timeout: float, twilio: Threadin
         "end_to_end_rate": handed / done if done > 0 else float("nan"),
         "queue_rate": handed / (done - queued_after_due) if done > queued_after_due else float("nan"),
         "statuses": statuses,
+        **busy,
     }
 
 
@@ -355,7 +407,7 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("TRUNCATE reminders_outboxmessage")
             ids = seed(args.count, templates)
-            result = reminder_round(ids, args.lead, args.timeout, twilio)
+            result = reminder_round(ids, args.lead, args.timeout, twilio, worker.pid)
             # What a timed-out round left behind must not run into the next one.
             Reminder.objects.filter(pk__in=ids, status__in=[Status.SCHEDULED, Status.QUEUED, Status.SENDING]).update(
                 status=Status.CANCELLED
@@ -368,7 +420,8 @@ def main() -> None:
                 f"lateness p50 {result['p50']:.1f} s "
                 f"p99 {result['p99']:.1f} s max {result['max']:.1f} s | {result['queue_rate']:.0f}/s from first "
                 f"claim ({result['queue_rate'] / noop_rate:.2f}x no-op), {result['end_to_end_rate']:.0f}/s from due | "
-                f"duplicates {result['duplicates']}, lost {result['lost']}"
+                f"duplicates {result['duplicates']}, lost {result['lost']} | "
+                f"worker processes on CPU {result['worker_cores']:.2f} cores, machine {result['machine_busy']:.0%} busy"
                 + (f", TIMED OUT with {result['unfinished']} not handed over" if result["unfinished"] else "")
                 + f" | {result['statuses']}",
                 flush=True,
