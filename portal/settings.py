@@ -217,11 +217,22 @@ if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
 # claimed; a run with nothing due is one index lookup), and when a message in flight counts as stuck.
 DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=2.0)
 REMINDER_STUCK_MINUTES = env.int("REMINDER_STUCK_MINUTES", default=10)
-# Texts or emails handed to Twilio or the mail server at once (threads that only wait on the
-# provider), in one transaction; 1: one after another.
-PROVIDER_SEND_THREADS = env.int("PROVIDER_SEND_THREADS", default=25)
+# Texts or emails one worker process hands to Twilio or the mail server at once (threads that
+# only wait on the provider), in one transaction; 1: one after another. Two processes have
+# TWILIO_CONCURRENCY out; more share it.
+PROVIDER_SEND_THREADS = env.int("PROVIDER_SEND_THREADS", default=40)
 if PROVIDER_SEND_THREADS < 1:
     raise ImproperlyConfigured("PROVIDER_SEND_THREADS must be 1 or more.")
+# Calls out to each provider at once, all send workers together (counted in Redis; 0: no shared
+# bound). Twilio refuses requests beyond an account's concurrency, 100 unless raised: 80 leaves
+# room for the portal's own look-ups and anything else on the account. A mail relay often takes
+# only so many connections from one sender; each email is one connection.
+PROVIDER_CONCURRENCY = {
+    "twilio": env.int("TWILIO_CONCURRENCY", default=80),
+    "email": env.int("SMTP_CONCURRENCY", default=20),
+}
+if min(PROVIDER_CONCURRENCY.values()) < 0:
+    raise ImproperlyConfigured("TWILIO_CONCURRENCY and SMTP_CONCURRENCY must be 0 (no shared bound) or more.")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Marrow Ready <no-reply@marrowready.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

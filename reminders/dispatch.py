@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from procedures.models import FastingPolicy, Guardian, Procedure
 
+from . import slots
 from .channels import (
     DeliveryError,
     Message,
@@ -50,11 +51,16 @@ from .webhooks import apply_early_status
 logger = logging.getLogger(__name__)
 
 BATCH = 200
-# Reminders of one channel per send task: one load, one claim, one commit of their attempts.
+# Reminders of one channel per send task, at least: one load, one claim, one commit of their attempts.
 SEND_BATCH = 50
 MAX_ATTEMPTS = 5
 # Seconds to wait after the 1st, 2nd, ... temporary failure.
 BACKOFF = (30, 120, 600, 1800)
+
+
+def send_batch() -> int:
+    """Reminders of one channel a send task takes: SEND_BATCH, or two rounds of calls if more."""
+    return max(SEND_BATCH, 2 * settings.PROVIDER_SEND_THREADS)
 
 
 def claim_due(
@@ -277,7 +283,12 @@ def _hand_over_groups(claimed: list[_Claimed]) -> Iterator[tuple[Transport, list
 def _hand_over_all(claimed: list[_Claimed], now: dt.datetime) -> dict[int, Status]:
     results: dict[int, Status] = {}
     for transport, group in _hand_over_groups(claimed):
-        results.update(_hand_over_or_leave(transport, group, now))
+        while group:
+            # As many as the provider may take now, all workers counted: waited for before the
+            # round's transaction, so no procedure is held meanwhile.
+            with slots.calls(transport.name, len(group)) as allowed:
+                results.update(_hand_over_or_leave(transport, group[:allowed], now))
+            group = group[allowed:]
     return results
 
 

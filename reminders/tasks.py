@@ -30,8 +30,8 @@ def enqueue(reminder_id: int) -> None:
 
 
 def enqueue_many(channel: str, reminder_ids: list[int]) -> None:
-    """One send task per SEND_BATCH reminders of a channel, on that channel's queue."""
-    size = dispatching.SEND_BATCH
+    """One send task per send_batch() reminders of a channel, on that channel's queue."""
+    size = dispatching.send_batch()
     with send_reminders.app.producer_or_acquire() as producer:
         for start in range(0, len(reminder_ids), size):
             send_reminders.apply_async(

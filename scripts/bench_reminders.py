@@ -75,8 +75,12 @@ class FakeTwilio(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         fields = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         low, high = self.server.latency
+        with self.server.lock:
+            self.server.in_flight += 1
+            self.server.most_in_flight = max(self.server.most_in_flight, self.server.in_flight)
         time.sleep(random.uniform(low, high))  # noqa: S311 - a spread of delays, not a secret
         with self.server.lock:
+            self.server.in_flight -= 1
             sid = f"SM{len(self.server.received):032d}"
             self.server.received.append((dt.datetime.now(dt.UTC), fields["To"][0]))
         body = json.dumps({"sid": sid, "status": "queued"}).encode()
@@ -100,6 +104,7 @@ class FakeTwilioServer(ThreadingHTTPServer):
 def start_fake_twilio(latency: tuple[float, float]) -> ThreadingHTTPServer:
     server = FakeTwilioServer(("127.0.0.1", 0), FakeTwilio)
     server.received, server.lock, server.latency = [], threading.Lock(), latency
+    server.in_flight = server.most_in_flight = 0  # texts being answered at once
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -274,6 +279,7 @@ def reminder_round(
         # Texts carry no reminder id: texts at the provider beyond the reminders sent are duplicates.
         with twilio.lock:
             lateness = sorted((at - due).total_seconds() for at, _to in twilio.received[received_before:])
+            busy["most_at_once"], twilio.most_in_flight = twilio.most_in_flight, 0
         handed = this_round.filter(status=Status.SENT).count()
         duplicates = len(lateness) - handed
     else:
@@ -422,6 +428,7 @@ def main() -> None:
                 f"claim ({result['queue_rate'] / noop_rate:.2f}x no-op), {result['end_to_end_rate']:.0f}/s from due | "
                 f"duplicates {result['duplicates']}, lost {result['lost']} | "
                 f"worker processes on CPU {result['worker_cores']:.2f} cores, machine {result['machine_busy']:.0%} busy"
+                + (f", at most {result['most_at_once']} texts at Twilio at once" if "most_at_once" in result else "")
                 + (f", TIMED OUT with {result['unfinished']} not handed over" if result["unfinished"] else "")
                 + f" | {result['statuses']}",
                 flush=True,
