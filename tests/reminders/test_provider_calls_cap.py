@@ -124,3 +124,12 @@ def test_a_redis_that_does_not_answer_does_not_hold_texts_back(settings, caplog,
     with slots.calls("twilio", 25) as allowed:
         assert allowed == 25
     assert "provider calls not counted across workers: Redis did not answer" in caplog.text
+
+
+def test_the_mail_relay_and_twilio_are_counted_apart(account, settings):
+    settings.EMAIL_HOST = f"relay-{uuid.uuid4().hex}.example.org"
+    settings.PROVIDER_CONCURRENCY = {"twilio": 3, "email": 2}
+    assert len(slots.take("email", 5)) == 2  # one connection per email, two at once to this relay
+    assert len(slots.take("twilio", 5)) == 3
+    settings.EMAIL_HOST = f"other-{uuid.uuid4().hex}.example.org"
+    assert len(slots.take("email", 5)) == 2  # another relay counts its own
