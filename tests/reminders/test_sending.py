@@ -314,3 +314,13 @@ def test_one_dispatch_tick_drains_more_than_one_batch(procedure, guardian):
     with time_machine.travel(now, tick=False), mock.patch.object(tasks, "enqueue"):
         assert tasks.dispatch() == dispatch.BATCH * 2 + 50
     assert not Reminder.objects.filter(status=Status.SCHEDULED).exists()
+
+
+@pytest.mark.parametrize(("threads", "sizes"), [(25, [50, 50, 20]), (40, [80, 40]), (1, [50, 50, 20])])
+def test_a_send_task_takes_two_rounds_of_calls_or_fifty_reminders(settings, threads, sizes):
+    settings.PROVIDER_SEND_THREADS = threads
+    queued: list[list[int]] = []
+    with mock.patch.object(tasks.send_reminders, "apply_async", lambda args, **kwargs: queued.append(args[0])):
+        tasks.enqueue_many("sms", list(range(1, 121)))
+    assert [len(batch) for batch in queued] == sizes
+    assert [pk for batch in queued for pk in batch] == list(range(1, 121))  # each once, in order
