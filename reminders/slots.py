@@ -29,8 +29,12 @@ from . import http
 
 logger = logging.getLogger(__name__)
 
-# Long enough for the slowest call the timeouts allow (connecting, then reading), with room to spare.
-LEASE_SECONDS = 3 * http.TIMEOUT_SECONDS
+
+def lease_seconds() -> float:
+    """Long enough for the slowest call the timeouts allow (connecting, then reading), with room to spare."""
+    return 3 * max(http.TIMEOUT_SECONDS, settings.EMAIL_TIMEOUT)
+
+
 # Between looks for a free lease, when every one is out.
 PAUSE_SECONDS = 0.02
 
@@ -67,12 +71,11 @@ def _key(provider: str) -> str:
     return f"marrow-ready:provider-calls:{provider}:{account}"
 
 
-def take(provider: str, wanted: int, *, lease_seconds: float = LEASE_SECONDS) -> list[str]:
-    """Up to `wanted` leases, as many as are free now (maybe none)."""
+def take(provider: str, wanted: int, *, seconds: float | None = None) -> list[str]:
+    """Up to `wanted` leases of `seconds` (lease_seconds()), as many as are free now (maybe none)."""
     names = [uuid.uuid4().hex for _ in range(wanted)]
-    taken = _client(settings.REDIS_URL).eval(
-        _TAKE, 1, _key(provider), _limit(provider), int(lease_seconds * 1000), *names
-    )
+    length = int((seconds or lease_seconds()) * 1000)
+    taken = _client(settings.REDIS_URL).eval(_TAKE, 1, _key(provider), _limit(provider), length, *names)
     return [name.decode() for name in taken]
 
 

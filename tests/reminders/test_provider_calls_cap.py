@@ -95,9 +95,9 @@ def test_a_round_takes_what_is_free_and_hands_over_the_rest_after(
 
 def test_leases_of_a_worker_that_stopped_run_out(account, settings):
     settings.PROVIDER_CONCURRENCY = {**settings.PROVIDER_CONCURRENCY, "twilio": 3}
-    assert len(slots.take("twilio", 5, lease_seconds=0.3)) == 3  # then its worker stops: never given back
+    assert len(slots.take("twilio", 5, seconds=0.3)) == 3  # then its worker stops: never given back
     assert slots.take("twilio", 1) == []
-    wait_until(lambda: len(slots.take("twilio", 1, lease_seconds=60)) == 1, "a lease that ran out is free again")
+    wait_until(lambda: len(slots.take("twilio", 1, seconds=60)) == 1, "a lease that ran out is free again")
 
 
 def test_without_redis_each_worker_keeps_its_own_bound(settings):
