@@ -57,6 +57,11 @@ def shown(request: HttpRequest, patient_id: int | None) -> None:
     setattr(request, _SHOWN_PATIENT, patient_id)
 
 
+def shown_patient(request: HttpRequest) -> tuple[int | None, ...]:
+    """What `shown` was told for this request: (patient id,), or () if nothing (a kept page carries it over)."""
+    return (getattr(request, _SHOWN_PATIENT),) if hasattr(request, _SHOWN_PATIENT) else ()
+
+
 def record(request: HttpRequest, response: HttpResponse) -> None:
     match = getattr(request, "resolver_match", None)
     shows: Shows | None = getattr(match.func, "audit", None) if match else None

@@ -41,6 +41,7 @@ from .fasting_policy import (
     FastingAnchor,
     FastingPolicy,
 )
+from .page_version import PageVersion
 from .readiness import (
     PreparedQuestion,
     Readiness,
@@ -60,6 +61,7 @@ __all__ = [
     "Location",
     "LocationQuerySet",
     "NonexistentTime",
+    "PageVersion",
     "PageView",
     "Pain",
     "Patient",

@@ -64,6 +64,18 @@ def _new_version() -> None:
         logger.exception("Could not mark the cached fasting policy as changed")
 
 
+def cached_version(store: Any, found: dict[str, Any]) -> Any:
+    """The version of the policy kept in `store` (as read into `found`), made now if there is none yet.
+
+    What is kept beside the policy (the family pages) compares this version, read before the policy itself.
+    """
+    version = found.get(_VERSION)
+    if version is None:
+        store.add(_VERSION, uuid4().hex, None)
+        version = store.get(_VERSION)
+    return version
+
+
 class FastingAnchor(models.TextChoices):
     ARRIVAL = "arrival", _("Arrival time")
     START = "start", _("Procedure start")

@@ -16,7 +16,7 @@ from portal.access import guardian_required
 from portal.audit import audited
 from portal.forms import posted
 
-from .. import aftercare, calendar, readiness
+from .. import aftercare, calendar, page_cache, readiness
 from ..forms.family import (
     CheckInForm,
     QuestionsForm,
@@ -36,6 +36,7 @@ from ..selectors import fasting_context, procedure_shown, procedures_for
 
 @audited()
 @guardian_required
+@page_cache.kept
 def family_dashboard(request: HttpRequest) -> HttpResponse:
     procedures = list(
         readiness.with_readiness(procedures_for(request.user).upcoming().order_by("scheduled_start"), user=request.user)
@@ -73,6 +74,7 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
 
 @audited(Procedure, patient="patient_id")
 @guardian_required
+@page_cache.kept
 def family_procedure(request: HttpRequest, pk: int) -> HttpResponse:
     # The checklist's counts come in the same query as the procedure.
     procedure = procedure_shown(request, pk, readiness.with_readiness(procedures_for(request.user), user=request.user))
