@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import threading
 import uuid
 from decimal import Decimal
 from unittest import mock
@@ -380,3 +381,36 @@ def test_when_redis_does_not_answer_the_page_is_made(kept_pages, client, guardia
 
 def test_off_without_a_shared_cache(postgres, settings):
     assert page_cache._store() is None  # the tests' own cache is per process
+
+
+def test_a_change_committed_while_a_page_is_made_is_shown_on_the_next_request(
+    kept_pages, transactional_db, client, guardian, procedure, nurse, held_clock
+):
+    """The page was read before the change committed: it is kept under the counters read before it, never after."""
+    from procedures.views import family
+
+    client.force_login(guardian.user)
+    path = reverse("family:procedure", args=[procedure.pk])
+    render = family.render
+
+    def render_then_rename(*args, **kwargs):
+        response = render(*args, **kwargs)
+
+        def rename() -> None:
+            try:
+                child = Patient.objects.get(pk=procedure.patient_id)
+                child.first_name = "Committed"
+                services.update_child(patient=child, changed_by=nurse)
+            finally:
+                connection.close()
+
+        writer = threading.Thread(target=rename)
+        writer.start()
+        writer.join()
+        return response
+
+    with mock.patch.object(family, "render", render_then_rename):
+        made = client.get(path)
+    assert b"Committed" not in made.content  # read before the writer committed
+    served, content = _served_count(client, path)
+    assert (served, b"Committed" in content) == (0, True)
