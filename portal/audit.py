@@ -85,7 +85,7 @@ def record(request: HttpRequest, response: HttpResponse) -> None:
         action = AuditAction.VIEW
     else:
         action = AuditAction.CHANGE
-    AuditEvent.objects.create(
+    AuditEvent.append(
         user_id=user.pk,
         role=user.role,
         action=action,
@@ -102,7 +102,7 @@ def record(request: HttpRequest, response: HttpResponse) -> None:
 def record_auth(
     action: AuditAction, request: HttpRequest | None, user_id: int | None, role: str = "", *, route: str = ""
 ) -> None:
-    AuditEvent.objects.create(
+    AuditEvent.append(
         user_id=user_id,
         role=role,
         action=action,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -7,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -251,6 +252,15 @@ class AuditAction(models.TextChoices):
     RESET_DONE = "reset_done", _("Password reset done")
 
 
+@functools.cache
+def _append_statement(vendor: str) -> tuple[str, list[models.Field]]:
+    fields = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    places = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) VALUES ({places})", fields  # noqa: S608
+
+
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def update(self, **kwargs: Any) -> int:
         raise PermissionError("The audit log is append-only.")
@@ -292,6 +302,19 @@ class AuditEvent(models.Model):
         if self.pk is not None:
             raise PermissionError("The audit log is append-only.")
         super().save(*args, **kwargs)
+
+    @classmethod
+    def append(cls, **values: Any) -> None:
+        """Add one row, as `create` would, by a statement made once: every patient-data page writes one.
+
+        The model's own fields give the columns and prepare each value (defaults included); only the
+        ORM's building of the same INSERT each time, and the id it would read back, are left out.
+        """
+        row = cls(**values)
+        statement, fields = _append_statement(connection.vendor)
+        params = [field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("The audit log is append-only.")

@@ -109,3 +109,18 @@ def test_a_view_that_names_the_child_spares_the_log_its_lookup(client, guardian,
         ("family:procedure", procedure.patient_id),
         ("nurse:procedure_detail", procedure.patient_id),
     ]
+
+
+def test_append_writes_the_row_create_would(db, held_clock):
+    values = {
+        "user_id": 7, "role": "guardian", "action": AuditAction.VIEW, "route": "family:procedure",
+        "method": "GET", "status": 200, "patient_id": 3, "object_type": "procedure", "object_id": 5,
+        "ip_address": "2001:db8::1",
+    }  # fmt: skip
+    AuditEvent.objects.create(**values)
+    AuditEvent.append(**values)
+    made, appended = (
+        {f.name: getattr(event, f.name) for f in AuditEvent._meta.fields if f.name != "id"}
+        for event in AuditEvent.objects.order_by("pk")
+    )
+    assert appended == made
