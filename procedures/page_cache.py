@@ -53,7 +53,7 @@ def _store() -> Any:
     """The shared cache the pages are kept in, or None when this portal runs without one."""
     if not settings.PAGE_CACHE or connection.vendor != "postgresql":
         return None
-    return policy_cache._shared_cache()
+    return policy_cache.shared_cache()
 
 
 def versions(user_id: int) -> tuple[int, int]:
@@ -89,7 +89,7 @@ def kept(view: View) -> View:
             return view(request, *args, **kwargs)
         key = _key(request)  # before the view reads anything
         try:
-            found = store.get_many([key, policy_cache._VERSION])
+            found = store.get_many([key, policy_cache.VERSION_KEY])
             policy_version = policy_cache.cached_version(store, found)
         except Exception:
             logger.warning("Could not read kept pages; making the page", exc_info=True)

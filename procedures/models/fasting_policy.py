@@ -30,13 +30,13 @@ logger = logging.getLogger(__name__)
 # shared cache beside a version; every save or delete gives a new version (at once and again on commit), and
 # a copy is used only if it was stored under the current version. A reader that loaded the old policy
 # while a change was being committed stores it under the old version, where nobody will use it.
-_VERSION = "fasting-policy:version"
+VERSION_KEY = "fasting-policy:version"
 _HELD = "fasting-policy:current"
 # A backstop should the cache miss a new version (Redis briefly unreachable during a change).
 _HELD_SECONDS = 300
 
 
-def _shared_cache() -> Any:
+def shared_cache() -> Any:
     """The cache, if every process sees the same one (Redis); None for a process-local or dummy cache."""
     store = caches["default"]
     return None if isinstance(store, (LocMemCache, DummyCache)) else store
@@ -55,11 +55,11 @@ def _change_pending() -> bool:
 
 
 def _new_version() -> None:
-    store = _shared_cache()
+    store = shared_cache()
     if store is None:
         return
     try:
-        store.set(_VERSION, uuid4().hex, None)
+        store.set(VERSION_KEY, uuid4().hex, None)
     except Exception:
         logger.exception("Could not mark the cached fasting policy as changed")
 
@@ -69,10 +69,10 @@ def cached_version(store: Any, found: dict[str, Any]) -> Any:
 
     What is kept beside the policy (the family pages) compares this version, read before the policy itself.
     """
-    version = found.get(_VERSION)
+    version = found.get(VERSION_KEY)
     if version is None:
-        store.add(_VERSION, uuid4().hex, None)
-        version = store.get(_VERSION)
+        store.add(VERSION_KEY, uuid4().hex, None)
+        version = store.get(VERSION_KEY)
     return version
 
 
@@ -110,21 +110,21 @@ class FastingPolicy(models.Model):
     @classmethod
     def current(cls) -> FastingPolicy:
         """The policy in force, or the defaults if an admin has not saved one."""
-        store = _shared_cache()
+        store = shared_cache()
         if store is None or _change_pending():
             return cls._in_force()
         try:
-            found = store.get_many([_VERSION, _HELD])
+            found = store.get_many([VERSION_KEY, _HELD])
         except Exception:
             logger.exception("Could not read the cached fasting policy")
             return cls._in_force()
-        version, held = found.get(_VERSION), found.get(_HELD)
+        version, held = found.get(VERSION_KEY), found.get(_HELD)
         if version is not None and held is not None and held[0] == version:
             return held[1]
         policy = cls._in_force()
         try:
             if version is None:
-                store.add(_VERSION, uuid4().hex, None)  # kept from the next read on
+                store.add(VERSION_KEY, uuid4().hex, None)  # kept from the next read on
             else:
                 store.set(_HELD, (version, policy), _HELD_SECONDS)
         except Exception:

@@ -20,9 +20,9 @@ def shared_cache(redis_url):
     with override_settings(
         CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
     ):
-        caches["default"].delete_many([module._VERSION, module._HELD])
+        caches["default"].delete_many([module.VERSION_KEY, module._HELD])
         yield caches["default"]
-        caches["default"].delete_many([module._VERSION, module._HELD])
+        caches["default"].delete_many([module.VERSION_KEY, module._HELD])
 
 
 def _read() -> tuple[FastingPolicy, int]:
@@ -61,7 +61,7 @@ def test_a_bulk_delete_is_seen_too(shared_cache, db):
 def test_a_copy_loaded_before_a_change_is_never_used_after_it(shared_cache, db):
     policy = FastingPolicy.objects.create(name="Old")
     FastingPolicy.current()
-    version_before = shared_cache.get(module._VERSION)
+    version_before = shared_cache.get(module.VERSION_KEY)
     stale = FastingPolicy.objects.get(pk=policy.pk)
     policy.name = "New"
     policy.save()
@@ -71,7 +71,7 @@ def test_a_copy_loaded_before_a_change_is_never_used_after_it(shared_cache, db):
 
 
 def test_without_the_cache_every_read_asks_the_database(shared_cache, db):
-    shared_cache.set(module._VERSION, "x")
+    shared_cache.set(module.VERSION_KEY, "x")
     with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
         FastingPolicy.current()
         assert _read()[1] == 1
