@@ -42,15 +42,20 @@ USERS = {
 # Tables every family's pages read: clinics, the education pages and the fasting policy.
 EVERYONE = ("procedures_location", "procedures_educationpage", "procedures_proceduretype", "procedures_fastingpolicy")
 
+# Each new value is drawn from a sequence: a counter never comes back to a value it had, even after
+# its table is emptied, so a page kept under an old value can never match again.
 BUMP = """
     INSERT INTO procedures_pageversion (scope, version)
-    SELECT DISTINCT 'user:' || u, 1 FROM ({users}) AS changed (u) WHERE u IS NOT NULL ORDER BY 1
-    ON CONFLICT (scope) DO UPDATE SET version = procedures_pageversion.version + 1;
+    SELECT scope, nextval('procedures_pageversion_seq') FROM (
+        SELECT DISTINCT 'user:' || u AS scope FROM ({users}) AS changed (u) WHERE u IS NOT NULL ORDER BY 1
+    ) AS scopes
+    ON CONFLICT (scope) DO UPDATE SET version = EXCLUDED.version;
 """
 BUMP_ALL = """
-    INSERT INTO procedures_pageversion (scope, version) VALUES ('all', 1)
-    ON CONFLICT (scope) DO UPDATE SET version = procedures_pageversion.version + 1;
+    INSERT INTO procedures_pageversion (scope, version) VALUES ('all', nextval('procedures_pageversion_seq'))
+    ON CONFLICT (scope) DO UPDATE SET version = EXCLUDED.version;
 """
+SEQUENCE = "CREATE SEQUENCE procedures_pageversion_seq;"
 
 
 def _function(table: str, body: str) -> str:
@@ -100,6 +105,7 @@ def _drop(table: str) -> str:
 
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(SEQUENCE)
         for table, users in USERS.items():
             schema_editor.execute(_per_user(table, users))
         for table in EVERYONE:
@@ -110,6 +116,7 @@ def backward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         for table in (*USERS, *EVERYONE):
             schema_editor.execute(_drop(table))
+        schema_editor.execute("DROP SEQUENCE IF EXISTS procedures_pageversion_seq;")
 
 
 class Migration(migrations.Migration):
