@@ -414,3 +414,17 @@ def test_a_change_committed_while_a_page_is_made_is_shown_on_the_next_request(
     assert b"Committed" not in made.content  # read before the writer committed
     served, content = _served_count(client, path)
     assert (served, b"Committed" in content) == (0, True)
+
+
+def test_a_kept_page_makes_three_queries_however_many_children(kept_pages, client, guardian, location, held_clock):
+    """Who is signed in, the two counters, the audit row: nothing grows with the family's data."""
+    from .test_query_counts import _add_procedures, _count
+
+    client.force_login(guardian.user)
+    path = reverse("family:dashboard")
+    counts = []
+    for more in (5, 45):
+        _add_procedures(more, location, guardian)
+        client.get(path)  # made and kept
+        counts.append(_count(client, path))
+    assert counts == [3, 3]
