@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -39,7 +40,7 @@ CHICAGO = ZoneInfo("America/Chicago")
 START = dt.datetime(2026, 12, 7, 18, 0, tzinfo=CHICAGO)
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
 EXAMPLES = int(os.environ.get("PAGE_CACHE_EXAMPLES", "25"))
-ran = {"examples": 0, "steps": 0, "pages_compared": 0}
+ran = {"examples": 0, "steps": 0, "pages_compared": 0, "mornings": 0, "running_late": 0}
 
 
 @pytest.fixture
@@ -69,7 +70,10 @@ def _fresh(client: Client, path: str):
 
 
 class KeptPages(RuleBasedStateMachine):
-    """Two families, one of them with two guardians; anything on their pages changes in any order."""
+    """Two families, one of them with two guardians; anything on their pages changes in any order.
+
+    The clock starts the evening before the appointments and moves on, to 5 a.m. on the day too.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -134,6 +138,15 @@ class KeptPages(RuleBasedStateMachine):
             )  # fmt: skip
         except Exception:
             return
+
+    @rule(index=st.integers(0, 2), minutes=st.sampled_from([15, 45]))
+    def running_late(self, index: int, minutes: int) -> None:
+        procedure = self._procedure(index)
+        try:
+            services.mark_running_late(procedure=procedure, changed_by=self.nurse, minutes=minutes)
+        except Exception:  # not today, or no longer active: refused, nothing changes
+            return
+        ran["running_late"] += 1
 
     @rule(index=st.integers(0, 2))
     def cancel(self, index: int) -> None:
@@ -200,6 +213,14 @@ class KeptPages(RuleBasedStateMachine):
         user.refresh_from_db()
         user.language, user.full_name = language, name
         user.save()
+
+    @rule()
+    def five_in_the_morning(self) -> None:
+        """The morning of the appointments, when a parent checks what the child may still drink."""
+        morning = dt.datetime.combine(START.date() + dt.timedelta(days=1), dt.time(5, 0), tzinfo=CHICAGO)
+        if timezone.now() < morning:
+            self.traveller.move_to(morning)
+            ran["mornings"] += 1
 
     @rule(seconds=st.sampled_from([1, 20, 59, 60, 61, 15 * 60, 2 * 3600 + 7]))
     def time_passes(self, seconds: int) -> None:
