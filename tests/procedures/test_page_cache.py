@@ -285,9 +285,9 @@ NOT_SHOWN = {"django_session", "portal_auditevent", "procedures_pageversion"}
 @pytest.mark.parametrize("page", ["family:dashboard", "family:procedure"])
 def test_every_table_a_kept_page_reads_moves_its_counters(kept_pages, client, guardian, procedure, page):
     """A table read by a kept page without a trigger would leave the page stale: this names it."""
-    readiness.record_page_view(
-        user=guardian.user, page=EducationPage.objects.first()
-    ) if EducationPage.objects.exists() else None
+    first_page = EducationPage.objects.first()
+    if first_page is not None:  # a page read puts the page views in the checklist's query
+        readiness.record_page_view(user=guardian.user, page=first_page)
     client.force_login(guardian.user)
     path = reverse(page, args=[procedure.pk] if page == "family:procedure" else [])
     read = _tables_read(client, path) - NOT_SHOWN
