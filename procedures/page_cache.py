@@ -1,12 +1,14 @@
-"""A family page made once and shown again until anything on it changes, or the minute turns.
+"""A page made once and shown again until anything on it changes, or the minute turns.
 
-A kept page is found by who asks, the address, the language, the minute, and two
-counters that PostgreSQL moves in the writer's own transaction whenever a row the
-page shows is written (migration procedures 0012): one for this guardian's family,
-one for what every family sees. The counters are read before anything the page
-shows, so a kept page is never older than the counters it is kept under; any later
-change moves them and the next request makes the page afresh. The fasting policy,
-read from its own cache, is checked by that cache's version too.
+A kept page is found by who asks, the address, the language, the minute, what else
+the view says it depends on (a search held in the session), and counters that
+PostgreSQL moves in the writer's own transaction whenever a row the page shows is
+written. A family page (migration procedures 0012): one for this guardian's family,
+one for what every family sees. A nurse page (0013): also one for each clinic the
+nurse sees and one for the care team's accounts. The counters are read before
+anything the page shows, so a kept page is never older than the counters it is kept
+under; any later change moves them and the next request makes the page afresh. The
+fasting policy, read from its own cache, is checked by that cache's version too.
 
 What a kept page still does on every request: the sign-in and role checks (the
 view's decorators run first), the audit row, and a fresh CSRF token in its forms.
@@ -32,10 +34,11 @@ from django.middleware.csrf import get_token
 from django.utils import timezone, translation
 
 from portal import audit
+from portal.models import Role
 
-from .models import PageVersion
+from .models import Location, PageVersion
 from .models import fasting_policy as policy_cache
-from .models.page_version import EVERYONE, user_scope
+from .models.page_version import CARE_TEAM, EVERYONE, LOCATION_PREFIX, user_scope
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,14 @@ KEEP_SECONDS = 90
 _TOKEN = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 _TOKEN_HOLE = rb"\1\0csrf\0\2"
 _HOLE = b"\0csrf\0"
-_VERSIONS = f"SELECT scope, version FROM {PageVersion._meta.db_table} WHERE scope IN (%s, %s)"  # noqa: S608 - the table from the model, values as parameters
+# Values a view hands on to the request that is served its kept page (as this attribute of the response).
+KEPT_VALUES = "kept_values"
+# The tables from the models; every value a parameter.
+_COUNTERS = f"SELECT scope, version FROM {PageVersion._meta.db_table} WHERE scope IN (%s, %s"  # noqa: S608
+_MEMBERS = Location.nurses.through._meta.db_table
+_FAMILY = _COUNTERS + ")"
+_NURSE = _COUNTERS + f", %s) OR scope IN (SELECT %s || location_id FROM {_MEMBERS} WHERE user_id = %s)"  # noqa: S608
+_ADMIN = _COUNTERS + ", %s) OR scope LIKE %s"
 
 
 def _store() -> Any:
@@ -56,21 +66,35 @@ def _store() -> Any:
     return policy_cache.shared_cache()
 
 
-def versions(user_id: int) -> tuple[int, int]:
-    """The counters for what every family sees and for this guardian's family (0 before any change)."""
-    mine = user_scope(user_id)
+def _counters(statement: str, values: list[object]) -> str:
     with connection.cursor() as cursor:  # on every request to a kept page: one plain statement
-        cursor.execute(_VERSIONS, [EVERYONE, mine])
-        found = dict(cursor.fetchall())
-    return found.get(EVERYONE, 0), found.get(mine, 0)
+        cursor.execute(statement, values)
+        found = sorted(cursor.fetchall())
+    return ",".join(f"{scope}={version}" for scope, version in found)
 
 
-def _key(request: HttpRequest) -> str:
-    everyone, family = versions(request.user.pk)
+def family_versions(user: Any) -> str:
+    """The counters for what every family sees and for this guardian's family (none before any change)."""
+    return _counters(_FAMILY, [EVERYONE, user_scope(user.pk)])
+
+
+def care_team_versions(user: Any) -> str:
+    """The counters for what every page sees, the care team's accounts, this nurse, and each clinic they see.
+
+    A clinic whose counter has never moved has none: when it moves, the set read changes.
+    """
+    if user.role == Role.ADMIN:  # every clinic, as procedures.models.base.scoped rules
+        return _counters(_ADMIN, [EVERYONE, CARE_TEAM, user_scope(user.pk), LOCATION_PREFIX + "%"])
+    return _counters(_NURSE, [EVERYONE, CARE_TEAM, user_scope(user.pk), LOCATION_PREFIX, user.pk])
+
+
+def _key(request: HttpRequest, versions: Callable[[Any], str], vary: Callable[[HttpRequest], str] | None) -> str:
+    counters = hashlib.blake2b(versions(request.user).encode(), digest_size=12).hexdigest()
     minute = int(timezone.now().timestamp() // 60)
-    address = hashlib.blake2b(request.get_full_path().encode(), digest_size=12).hexdigest()
+    asked = request.get_full_path() + ("\0" + vary(request) if vary is not None else "")
+    address = hashlib.blake2b(asked.encode(), digest_size=12).hexdigest()
     return (
-        f"page:{request.user.pk}:{everyone}:{family}:{minute}:{translation.get_language()}:"
+        f"page:{request.user.pk}:{counters}:{minute}:{translation.get_language()}:"
         f"{timezone.get_current_timezone_name()}:{address}"
     )
 
@@ -79,15 +103,29 @@ def _keepable(request: HttpRequest) -> bool:
     return request.method == "GET" and not len(messages.get_messages(request))
 
 
-def kept(view: View) -> View:
-    """Keep the view's page for the family that asked, as long as nothing on it changes."""
+def kept(
+    view: View | None = None,
+    *,
+    versions: Callable[[Any], str] = family_versions,
+    vary: Callable[[HttpRequest], str] | None = None,
+) -> Any:
+    """Keep the view's page for the user who asked, as long as nothing on it changes.
 
+    `versions`: the counters of what the page shows (a family's by default; `care_team_versions`).
+    `vary`: what else in the request the page depends on, beside its address and the user.
+    """
+    if view is None:
+        return lambda view: _kept(view, versions, vary)
+    return _kept(view, versions, vary)
+
+
+def _kept(view: View, versions: Callable[[Any], str], vary: Callable[[HttpRequest], str] | None) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         store = _store()
         if store is None or not _keepable(request):
             return view(request, *args, **kwargs)
-        key = _key(request)  # before the view reads anything
+        key = _key(request, versions, vary)  # before the view reads anything
         try:
             found = store.get_many([key, policy_cache.VERSION_KEY])
             policy_version = policy_cache.cached_version(store, found)
@@ -104,6 +142,7 @@ def kept(view: View) -> View:
                 "content": _TOKEN.sub(_TOKEN_HOLE, response.content),
                 "content_type": response["Content-Type"],
                 "shown": audit.shown_patient(request),  # (patient id,), or () if the view told the log nothing
+                "values": getattr(response, KEPT_VALUES, None),
             }
             try:
                 store.set(key, entry, KEEP_SECONDS)
@@ -120,4 +159,6 @@ def _served(request: HttpRequest, entry: dict[str, Any]) -> HttpResponse:
         content = content.replace(_HOLE, get_token(request).encode())
     if entry["shown"]:
         audit.shown(request, *entry["shown"])
-    return HttpResponse(content, content_type=entry["content_type"])
+    response = HttpResponse(content, content_type=entry["content_type"])
+    setattr(response, KEPT_VALUES, entry.get("values"))
+    return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +27,7 @@ from portal.forms import posted
 from portal.models import AuditEvent, User
 from portal.paging import page_of
 
-from .. import aftercare, events, readiness, services
+from .. import aftercare, events, page_cache, readiness, services
 from .. import dashboard as dashboard_queries
 from ..forms.nurse import (
     CancelForm,
@@ -105,9 +106,14 @@ def _printable(term: str) -> str:
     return "".join(kept).strip()[:100]
 
 
+def _procedure_search(request: HttpRequest) -> str:
+    return _search_term(request, "procedure_search") or ""
+
+
 @audited()
 @care_team_required
 @require_http_methods(["GET", "POST"])
+@page_cache.kept(versions=page_cache.care_team_versions, vary=_procedure_search)
 def procedure_list(request: HttpRequest) -> HttpResponse:
     term = _search_term(request, "procedure_search")
     if term is None:
@@ -382,6 +388,21 @@ def procedure_done(request: HttpRequest, pk: int) -> HttpResponse:
 @audited()
 @care_team_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    response = _dashboard_page(request)
+    shown = getattr(response, page_cache.KEPT_VALUES, None)
+    if shown is not None:  # made just now, or kept: the look is this request's either way
+        location = shown["location"]
+        _looked(request, location, timezone.now(), _last_looked(request, location), shown["newest"])
+    return response
+
+
+def _dashboard_seen(request: HttpRequest) -> str:
+    return json.dumps(_seen(request), sort_keys=True)
+
+
+@page_cache.kept(versions=page_cache.care_team_versions, vary=_dashboard_seen)
+def _dashboard_page(request: HttpRequest) -> HttpResponse:
+    """The board; its response carries the clinic shown and the newest thing on it, for `_looked`."""
     locations = list(Location.objects.visible_to(request.user))
     if not locations:
         return render(request, "procedures/nurse/dashboard.html", {"board": None, "locations": []})
@@ -391,11 +412,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         day = dt.date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
         day = timezone.localtime(now, chosen.tz).date()
-    since = _last_looked(request, chosen)
+    since = _last_looked(request, chosen.pk)
     board = dashboard_queries.build(location=chosen, day=day, now=now, pages=request.GET, since=since)
-    _looked(request, chosen, now, since, board.newest)
     base_query = urlencode({"location": chosen.pk, "day": day.isoformat()})
-    return render(
+    response = render(
         request,
         "procedures/nurse/dashboard.html",
         {
@@ -407,6 +427,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "refresh_seconds": DASHBOARD_REFRESH_SECONDS,
         },
     )
+    setattr(response, page_cache.KEPT_VALUES, {"location": chosen.pk, "newest": board.newest})
+    return response
 
 
 DASHBOARD_REFRESH_SECONDS = 60
@@ -423,16 +445,16 @@ def _seen(request: HttpRequest) -> dict[str, str]:
     return seen if isinstance(seen, dict) else {}
 
 
-def _last_looked(request: HttpRequest, location: Location) -> dt.datetime | None:
-    """When this nurse last opened this clinic's dashboard."""
+def _last_looked(request: HttpRequest, location: int) -> dt.datetime | None:
+    """When this nurse last opened this clinic's dashboard (by the clinic's id)."""
     try:
-        return dt.datetime.fromisoformat(_seen(request).get(str(location.pk), ""))
+        return dt.datetime.fromisoformat(_seen(request).get(str(location), ""))
     except (TypeError, ValueError):
         return None
 
 
 def _looked(
-    request: HttpRequest, location: Location, now: dt.datetime, since: dt.datetime | None, newest: dt.datetime | None
+    request: HttpRequest, location: int, now: dt.datetime, since: dt.datetime | None, newest: dt.datetime | None
 ) -> None:
     """Remember this look; a background refresh does not count as one.
 
@@ -443,7 +465,7 @@ def _looked(
         return
     if since is not None and now - since < LOOK_RESOLUTION and (newest is None or newest <= since):
         return
-    request.session["dashboard_seen"] = {**_seen(request), str(location.pk): now.isoformat()}
+    request.session["dashboard_seen"] = {**_seen(request), str(location): now.isoformat()}
 
 
 @audited(SymptomReport, patient="procedure__patient_id")

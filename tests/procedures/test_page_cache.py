@@ -30,8 +30,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from portal.models import AuditEvent, Role
-from procedures import page_cache, readiness, services
-from procedures.models import EducationPage, FastingPolicy, Patient, PreparedQuestion, Procedure
+from procedures import aftercare, page_cache, readiness, services
+from procedures.feed.models import InboundMessage, SendingSystem
+from procedures.models import (
+    EducationPage,
+    FastingPolicy,
+    Guardian,
+    Patient,
+    PreparedQuestion,
+    Procedure,
+    SymptomReport,
+)
+from reminders.models import Reminder
 
 from ..factories import GuardianFactory, LocationFactory, PatientFactory, UserFactory
 
@@ -39,12 +49,18 @@ CHICAGO = ZoneInfo("America/Chicago")
 # The evening before the appointments: the night's cut-offs pass while the clock moves.
 START = dt.datetime(2026, 12, 7, 18, 0, tzinfo=CHICAGO)
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
-EXAMPLES = int(os.environ.get("PAGE_CACHE_EXAMPLES", "25"))
-ran = {"examples": 0, "steps": 0, "pages_compared": 0, "mornings": 0, "running_late": 0}
+EXAMPLES = int(os.environ.get("PAGE_CACHE_EXAMPLES", "15"))
+ran = {"examples": 0, "steps": 0, "pages_compared": 0, "nurse_pages_compared": 0, "mornings": 0, "running_late": 0}
 
 
 @pytest.fixture
-def kept_pages(postgres, redis_url):
+def kept_pages(request, postgres, redis_url):
+    if "transactional_db" not in request.fixturenames:
+        request.getfixturevalue("db")
+        # The clinics' counters move when a writer commits (procedures 0013), and a test's transaction
+        # never commits: here they move at the end of each statement. transactional_db tests commit.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     # Ids and counters start again with each test database; pages kept by an earlier run are not this one's.
     prefix = uuid.uuid4().hex
     with override_settings(
@@ -70,7 +86,8 @@ def _fresh(client: Client, path: str):
 
 
 class KeptPages(RuleBasedStateMachine):
-    """Two families, one of them with two guardians; anything on their pages changes in any order.
+    """Two families, one of them with two guardians, a nurse and an administrator; anything on their pages
+    changes in any order.
 
     The clock starts the evening before the appointments and moves on, to 5 a.m. on the day too.
     """
@@ -119,6 +136,13 @@ class KeptPages(RuleBasedStateMachine):
             client = Client()
             client.force_login(guardian.user)
             self.clients[guardian.pk] = client
+        self.second_clinic = LocationFactory()
+        self.admin = UserFactory(role=Role.ADMIN)
+        self.care_team = {}
+        for user in (self.nurse, self.admin):
+            client = Client()
+            client.force_login(user)
+            self.care_team[user.pk] = client
 
     def _procedure(self, index: int) -> Procedure:
         return Procedure.objects.get(pk=self.procedures[index].pk)
@@ -181,6 +205,67 @@ class KeptPages(RuleBasedStateMachine):
         if self.pages:
             EducationPage.objects.filter(pk=self.pages[0].pk).update(title_en=title)
 
+    @rule(index=st.integers(0, 2))
+    def to_the_other_clinic(self, index: int) -> None:
+        """A hand-typed UPDATE: the triggers catch every writer."""
+        Procedure.objects.filter(pk=self.procedures[index].pk).update(location=self.second_clinic)
+
+    @rule(joined=st.booleans())
+    def nurse_in_the_other_clinic(self, joined: bool) -> None:
+        change = self.second_clinic.nurses.add if joined else self.second_clinic.nurses.remove
+        change(self.nurse)
+
+    @rule(index=st.integers(0, 2), status=st.sampled_from(["failed", "expired", "unknown", "sent", "delivered"]))
+    def reminder_outcome(self, index: int, status: str) -> None:
+        procedure = self._procedure(index)
+        reminder = procedure.reminders.order_by("pk").first()
+        if reminder is None:
+            reminder = Reminder.objects.create(
+                procedure=procedure, guardian=self._first_guardian(index), channel="sms", kind="confirmation",
+                due_at=timezone.now(), valid_until=procedure.scheduled_start,
+            )  # fmt: skip
+        Reminder.objects.filter(pk=reminder.pk).update(
+            status=status, last_error="Carrier refused" if status == "failed" else "", updated_at=timezone.now()
+        )
+
+    @rule(index=st.integers(0, 2), bleeding=st.booleans())
+    def warning_sign(self, index: int, bleeding: bool) -> None:
+        SymptomReport.objects.create(
+            procedure=self._procedure(index), user=self._first_guardian(index).user, needs_attention=True,
+            bleeding=bleeding, redness=not bleeding, flags=["bleeding" if bleeding else "redness"],
+            created_at=timezone.now(),
+        )  # fmt: skip
+
+    @rule(by_admin=st.booleans())
+    def warnings_acknowledged(self, by_admin: bool) -> None:
+        for report in SymptomReport.objects.filter(acknowledged_at__isnull=True):
+            aftercare.acknowledge(report=report, by=self.admin if by_admin else self.nurse)
+
+    @rule(
+        system=st.sampled_from(["this clinic", "other clinic", "unknown"]),
+        status=st.sampled_from(["failed", "applied"]),
+    )
+    def record_system_message(self, system: str, status: str) -> None:
+        """A booking from the hospital's system that could not be applied is counted on the board."""
+        sender = None if system == "unknown" else SendingSystem.objects.get_or_create(name=system)[0]
+        if sender is not None:
+            sender.clinics.set([self.location if system == "this clinic" else self.second_clinic])
+        message = InboundMessage.objects.filter(system=sender).first()
+        if message is None:
+            message = InboundMessage.objects.create(system=sender, protocol="hl7v2", raw=b"MSH|")
+        InboundMessage.objects.filter(pk=message.pk).update(status=status)
+
+    @rule(name=st.sampled_from(["Nora Nurse", "Nora N."]))
+    def nurse_name(self, name: str) -> None:
+        self.nurse.refresh_from_db()
+        self.nurse.full_name = name
+        self.nurse.save()
+
+    @rule(term=st.sampled_from(["", "Ana", "ana beto", "nobody"]), by_admin=st.booleans())
+    def search(self, term: str, by_admin: bool) -> None:
+        client = self.care_team[(self.admin if by_admin else self.nurse).pk]
+        client.post(reverse("nurse:procedure_list"), {"q": term})
+
     # --- What the families do --------------------------------------------------------------
 
     @rule(index=st.integers(0, 2), by_father=st.booleans())
@@ -200,6 +285,12 @@ class KeptPages(RuleBasedStateMachine):
         if page < len(self.pages):
             user = (self.father if by_father else self.mother).user
             readiness.record_page_view(user=user, page=self.pages[page])
+
+    @rule(opted_out=st.booleans(), sms=st.booleans())
+    def other_family_texts(self, opted_out: bool, sms: bool) -> None:
+        Guardian.objects.filter(pk=self.other.pk).update(
+            sms_opted_out_at=timezone.now() if opted_out else None, sms_enabled=sms, email_enabled=sms
+        )
 
     @rule(index=st.integers(0, 2))
     def ask(self, index: int) -> None:
@@ -247,6 +338,26 @@ class KeptPages(RuleBasedStateMachine):
                 ran["pages_compared"] += 1
                 assert kept.status_code == fresh.status_code, (guardian_pk, path)
                 assert _without_token(kept.content) == _without_token(fresh.content), (guardian_pk, path)
+        nurse_paths = [
+            reverse("nurse:procedure_list"),
+            reverse("nurse:dashboard"),
+            reverse("nurse:dashboard") + f"?location={self.second_clinic.pk}",
+        ]
+        for user_pk, client in self.care_team.items():
+            for path in nurse_paths:
+                # The board remembers the look; the page made afresh must be made as of the same last look.
+                looked = client.session.get("dashboard_seen")
+                before = self.served.call_count
+                kept = client.get(path)
+                if self.served.call_count == before:
+                    continue
+                session = client.session
+                session["dashboard_seen"] = looked
+                session.save()
+                fresh = _fresh(client, path)
+                ran["nurse_pages_compared"] += 1
+                assert kept.status_code == fresh.status_code, (user_pk, path)
+                assert _without_token(kept.content) == _without_token(fresh.content), (user_pk, path)
 
 
 def test_random_changes_never_leave_a_kept_page_behind(kept_pages, db, capsys) -> None:
@@ -263,6 +374,7 @@ def test_random_changes_never_leave_a_kept_page_behind(kept_pages, db, capsys) -
         print(f"\nkept pages: {ran}")
     # The comparison means something only if kept pages were served.
     assert ran["pages_compared"] > ran["examples"]
+    assert ran["nurse_pages_compared"] > ran["examples"]
 
 
 # --- One thing at a time ---------------------------------------------------------------------
@@ -282,6 +394,12 @@ def _tables_read(client: Client, path: str) -> set[str]:
 NOT_SHOWN = {"django_session", "portal_auditevent", "procedures_pageversion"}
 
 
+def _triggered(name: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE %s", [name])
+        return {row[0] for row in cursor.fetchall()}
+
+
 @pytest.mark.parametrize("page", ["family:dashboard", "family:procedure"])
 def test_every_table_a_kept_page_reads_moves_its_counters(kept_pages, client, guardian, procedure, page):
     """A table read by a kept page without a trigger would leave the page stale: this names it."""
@@ -291,13 +409,24 @@ def test_every_table_a_kept_page_reads_moves_its_counters(kept_pages, client, gu
     client.force_login(guardian.user)
     path = reverse(page, args=[procedure.pk] if page == "family:procedure" else [])
     read = _tables_read(client, path) - NOT_SHOWN
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE 'page\\_version\\_%%'"
-        )
-        moved = {row[0] for row in cursor.fetchall()}
     assert {"procedures_procedure", "procedures_patient", "portal_user"} <= read
-    assert read - moved == set()
+    assert read - _triggered("page\\_version\\_%") == set()
+
+
+@pytest.mark.parametrize("page", ["nurse:procedure_list", "nurse:dashboard"])
+def test_every_table_a_kept_nurse_page_reads_moves_its_counters(kept_pages, client, nurse, guardian, procedure, page):
+    client.force_login(nurse)
+    # Whom the nurse sees is read through the clinic's nurses: that table moves the nurse's own counter.
+    read = _tables_read(client, reverse(page)) - NOT_SHOWN
+    assert {"procedures_procedure", "procedures_patient", "procedures_location_nurses"} <= read
+    if page == "nurse:dashboard":
+        assert {"procedures_symptomreport", "reminders_reminder", "procedures_guardian"} <= read
+    if page == "nurse:dashboard":
+        assert {"feed_inboundmessage", "feed_sendingsystem_clinics"} <= read
+    # Clinics, procedure types and the education pages move "all" (0012), which every nurse page's key holds.
+    for_everyone = {"procedures_location", "procedures_proceduretype", "procedures_educationpage"}
+    assert for_everyone <= _triggered("page\\_version\\_%")
+    assert read - _triggered("nurse\\_page\\_%") - for_everyone == set()
 
 
 def _served_count(client: Client, path: str) -> tuple[int, bytes]:
@@ -449,3 +578,127 @@ def test_a_kept_page_makes_three_queries_however_many_children(kept_pages, clien
         client.get(path)  # made and kept
         counts.append(_count(client, path))
     assert counts == [3, 3]
+
+
+# --- The nurse pages ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["nurse:procedure_list", "nurse:dashboard"])
+def test_a_kept_nurse_page_makes_three_queries_however_many_procedures(
+    kept_pages, client, nurse, guardian, location, held_clock, page
+):
+    """Who is signed in, the counters (this nurse's clinics among them), the audit row."""
+    from .test_query_counts import _add_procedures, _count
+
+    client.force_login(nurse)
+    path = reverse(page)
+    counts = []
+    for more in (5, 45):
+        _add_procedures(more, location, guardian)
+        client.get(path)  # made (and the board's first look remembered)
+        client.get(path)  # made as of that look, and kept
+        counts.append(_count(client, path))
+    assert counts == [3, 3]
+
+
+def test_each_search_has_its_own_kept_list(kept_pages, client, nurse, procedure, held_clock):
+    """The search term lives in the session, not the address: the kept list is found by it too."""
+    client.force_login(nurse)
+    path = reverse("nurse:procedure_list")
+    name = procedure.patient.first_name
+    client.post(path, {"q": name})
+    assert name in _served_count(client, path)[1].decode()
+    client.post(path, {"q": "nobody by this name"})
+    served, content = _served_count(client, path)
+    assert (served, name in content.decode()) == (0, False)
+    client.post(path, {"q": name})
+    served, content = _served_count(client, path)
+    assert (served, name in content.decode()) == (1, True)
+
+
+NEW_BADGE = 'text-bg-warning">New<'
+
+
+def test_a_nurse_sees_a_new_warning_sign_at_once_and_new_only_until_the_next_look(
+    kept_pages, client, nurse, guardian, procedure
+):
+    path = reverse("nurse:dashboard")
+    with time_machine.travel(dt.datetime(2026, 12, 7, 15, 0, 0, tzinfo=dt.UTC), tick=False) as traveller:
+        client.force_login(nurse)
+        client.get(path)  # the first look
+        traveller.shift(dt.timedelta(seconds=5))
+        SymptomReport.objects.create(
+            procedure=procedure, user=guardian.user, needs_attention=True, bleeding=True, flags=["bleeding"],
+            created_at=timezone.now(),
+        )  # fmt: skip
+        served, content = _served_count(client, path)
+        assert (served, NEW_BADGE in content.decode(), "Alice Parent" in content.decode()) == (0, True, True)
+        # That look saw it: ten seconds later, the same minute, it is no longer new.
+        traveller.shift(dt.timedelta(seconds=10))
+        served, content = _served_count(client, path)
+        assert (served, NEW_BADGE in content.decode()) == (0, False)
+        served, content = _served_count(client, path)
+        assert (served, NEW_BADGE in content.decode()) == (1, False)
+        # A kept board counts as a look all the same, once the last one is old enough.
+        traveller.shift(dt.timedelta(seconds=35))
+        looked = client.session["dashboard_seen"]
+        served, _ = _served_count(client, path)
+        assert served == 1 and client.session["dashboard_seen"] != looked
+
+
+def test_a_nurse_taken_off_a_clinic_no_longer_sees_its_children(
+    kept_pages, client, nurse, location, procedure, held_clock
+):
+    client.force_login(nurse)
+    path = reverse("nurse:procedure_list")
+    name = procedure.patient.full_name
+    assert name in client.get(path).content.decode()
+    location.nurses.remove(nurse)
+    served, content = _served_count(client, path)
+    assert (served, name in content.decode()) == (0, False)
+
+
+def _clinic_counter(location_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version FROM procedures_pageversion WHERE scope = %s", [f"location:{location_id}"])
+        return cursor.fetchone()[0]
+
+
+def test_a_change_committed_while_the_nurse_list_is_made_is_shown_on_the_next_request(
+    kept_pages, transactional_db, client, nurse, procedure, held_clock
+):
+    """The clinic's counter moves when the writer commits (a deferred trigger), in that same commit."""
+    from procedures.views import nurse as nurse_views
+
+    client.force_login(nurse)
+    path = reverse("nurse:procedure_list")
+    render = nurse_views.render
+
+    def render_then_rename(*args, **kwargs):
+        response = render(*args, **kwargs)
+
+        def rename() -> None:
+            try:
+                with transaction.atomic():
+                    child = Patient.objects.get(pk=procedure.patient_id)
+                    child.first_name = "Committed"
+                    services.update_child(patient=child, changed_by=nurse)
+                    counters.append(_clinic_counter(procedure.location_id))  # not yet: it moves with the commit
+            finally:
+                connection.close()
+
+        writer = threading.Thread(target=rename)
+        writer.start()
+        writer.join()
+        return response
+
+    counters = [_clinic_counter(procedure.location_id)]
+    with mock.patch.object(nurse_views, "render", render_then_rename):
+        made = client.get(path)
+    counters.append(_clinic_counter(procedure.location_id))
+    assert b"Committed" not in made.content  # read before the writer committed
+    assert counters[0] == counters[1] < counters[2]
+    served, content = _served_count(client, path)
+    assert (served, b"Committed" in content) == (0, True)
+    served, content = _served_count(client, path)
+    assert (served, b"Committed" in content) == (1, True)
