@@ -5,7 +5,8 @@ the view says it depends on (a search held in the session), and counters that
 PostgreSQL moves in the writer's own transaction whenever a row the page shows is
 written. A family page (migration procedures 0012): one for this guardian's family,
 one for what every family sees. A nurse page (0013): also one for each clinic the
-nurse sees and one for the care team's accounts. The counters are read before
+nurse sees, one for the care team's accounts and the nurse's own; those move as the
+writer commits, within its commit. The counters are read before
 anything the page shows, so a kept page is never older than the counters it is kept
 under; any later change moves them and the next request makes the page afresh. The
 fasting policy, read from its own cache, is checked by that cache's version too.
