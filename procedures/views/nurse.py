@@ -388,11 +388,12 @@ def procedure_done(request: HttpRequest, pk: int) -> HttpResponse:
 @audited()
 @care_team_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()  # the look's moment: before anything on the board is read, made or kept
     response = _dashboard_page(request)
     shown = getattr(response, page_cache.KEPT_VALUES, None)
-    if shown is not None:  # made just now, or kept: the look is this request's either way
+    if shown is not None:
         location = shown["location"]
-        _looked(request, location, timezone.now(), _last_looked(request, location), shown["newest"])
+        _looked(request, location, now, _last_looked(request, location), shown["newest"])
     return response
 
 
