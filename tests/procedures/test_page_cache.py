@@ -6,6 +6,7 @@ shared cache the pages are kept in are the parts under test.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -533,6 +534,29 @@ def test_off_without_a_shared_cache(postgres, settings):
     assert page_cache._store() is None  # the tests' own cache is per process
 
 
+@contextlib.contextmanager
+def _committed_while_rendering(views, write):
+    """While a page of `views` renders, after it read its data, `write` runs on a second connection and commits."""
+    render = views.render
+
+    def render_then_write(*args, **kwargs):
+        response = render(*args, **kwargs)
+
+        def writer() -> None:
+            try:
+                write()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        thread.join()
+        return response
+
+    with mock.patch.object(views, "render", render_then_write):
+        yield
+
+
 def test_a_change_committed_while_a_page_is_made_is_shown_on_the_next_request(
     kept_pages, transactional_db, client, guardian, procedure, nurse, held_clock
 ):
@@ -541,25 +565,13 @@ def test_a_change_committed_while_a_page_is_made_is_shown_on_the_next_request(
 
     client.force_login(guardian.user)
     path = reverse("family:procedure", args=[procedure.pk])
-    render = family.render
 
-    def render_then_rename(*args, **kwargs):
-        response = render(*args, **kwargs)
+    def rename() -> None:
+        child = Patient.objects.get(pk=procedure.patient_id)
+        child.first_name = "Committed"
+        services.update_child(patient=child, changed_by=nurse)
 
-        def rename() -> None:
-            try:
-                child = Patient.objects.get(pk=procedure.patient_id)
-                child.first_name = "Committed"
-                services.update_child(patient=child, changed_by=nurse)
-            finally:
-                connection.close()
-
-        writer = threading.Thread(target=rename)
-        writer.start()
-        writer.join()
-        return response
-
-    with mock.patch.object(family, "render", render_then_rename):
+    with _committed_while_rendering(family, rename):
         made = client.get(path)
     assert b"Committed" not in made.content  # read before the writer committed
     served, content = _served_count(client, path)
@@ -672,28 +684,16 @@ def test_a_change_committed_while_the_nurse_list_is_made_is_shown_on_the_next_re
 
     client.force_login(nurse)
     path = reverse("nurse:procedure_list")
-    render = nurse_views.render
 
-    def render_then_rename(*args, **kwargs):
-        response = render(*args, **kwargs)
-
-        def rename() -> None:
-            try:
-                with transaction.atomic():
-                    child = Patient.objects.get(pk=procedure.patient_id)
-                    child.first_name = "Committed"
-                    services.update_child(patient=child, changed_by=nurse)
-                    counters.append(_clinic_counter(procedure.location_id))  # not yet: it moves with the commit
-            finally:
-                connection.close()
-
-        writer = threading.Thread(target=rename)
-        writer.start()
-        writer.join()
-        return response
+    def rename() -> None:
+        with transaction.atomic():
+            child = Patient.objects.get(pk=procedure.patient_id)
+            child.first_name = "Committed"
+            services.update_child(patient=child, changed_by=nurse)
+            counters.append(_clinic_counter(procedure.location_id))  # not yet: it moves with the commit
 
     counters = [_clinic_counter(procedure.location_id)]
-    with mock.patch.object(nurse_views, "render", render_then_rename):
+    with _committed_while_rendering(nurse_views, rename):
         made = client.get(path)
     counters.append(_clinic_counter(procedure.location_id))
     assert b"Committed" not in made.content  # read before the writer committed
