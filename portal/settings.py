@@ -261,8 +261,9 @@ CACHES = {
 # Sessions are read from Redis and written through to the database, which stays the record (an evicted
 # session is read back from it). Without Redis (make run), straight from the database.
 SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL else "db")
-# The family dashboard and appointment page are kept in Redis until anything on them changes
-# (procedures/page_cache.py); on PostgreSQL with Redis only. PAGE_CACHE=0 makes every page afresh.
+# The family dashboard and appointment page, and the nurse's list and dashboard, are kept in Redis until
+# anything on them changes (procedures/page_cache.py); on PostgreSQL with Redis only. PAGE_CACHE=0 makes every
+# page afresh.
 PAGE_CACHE = env.bool("PAGE_CACHE", default=True)
 # A counter evicted between being created and counted lets that one request through, as a fresh count would.
 RATELIMIT_FAIL_OPEN = True
