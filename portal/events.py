@@ -25,3 +25,7 @@ account_message = Signal()
 # Where a signed-in person starts. Arguments: user. A receiver returns (priority, url) or None;
 # the highest priority wins (a question that must be asked first outranks the usual home page).
 landing = Signal()
+
+# What /healthz reports beside the database and Redis. No arguments; a receiver returns
+# {name: "ok" or what is wrong}, read from the database only (the check must never hang).
+health = Signal()

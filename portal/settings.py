@@ -217,6 +217,9 @@ if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
 # claimed; a run with nothing due is one index lookup), and when a message in flight counts as stuck.
 DISPATCH_SECONDS = env.float("DISPATCH_SECONDS", default=2.0)
 REMINDER_STUCK_MINUTES = env.int("REMINDER_STUCK_MINUTES", default=10)
+# How long a send task holds its reminders without renewing (reminders/leases.py); 0: three times the longer of
+# the HTTP and SMTP timeouts. A worker that stops leaves its rows to the sweep once this runs out.
+REMINDER_LEASE_SECONDS = env.float("REMINDER_LEASE_SECONDS", default=0.0)
 # Texts or emails one worker process hands to Twilio or the mail server at once (threads that
 # only wait on the provider), in one transaction; 1: one after another. Two processes have
 # TWILIO_CONCURRENCY out; more share it.
@@ -252,15 +255,23 @@ else:
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
     }
-# The cache holds rate-limit counters; Redis shares them across web containers.
+# Every Redis client waits at most this long for an answer; after a failure a process leaves Redis alone for
+# REDIS_RETRY_SECONDS (portal/redis_guard.py): a Redis that stops answering makes pages slower, never fail.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=10.0)
+# The cache holds rate-limit counters and kept pages; Redis shares them across web containers. When Redis
+# does not answer, the cache behaves as an empty one (portal/cache.py).
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "portal.cache.GuardedRedisCache",
+        "LOCATION": REDIS_URL,  # timeouts from portal.redis_guard.options()
+    }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
-# Sessions are read from Redis and written through to the database, which stays the record (an evicted
-# session is read back from it). Without Redis (make run), straight from the database.
-SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL else "db")
+# Sessions live in the database, the record: a sign-out or a password change holds even while Redis is away
+# (a copy in Redis could outlive a delete it did not hear of and bring a closed session back).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # The family dashboard and appointment page, and the nurse's list and dashboard, are kept in Redis until
 # anything on them changes (procedures/page_cache.py); on PostgreSQL with Redis only. PAGE_CACHE=0 makes every
 # page afresh.
@@ -283,7 +294,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": env.float("HEARTBEAT_SECONDS", default=60.0)},
     "dispatch-reminders": {"task": "reminders.tasks.dispatch", "schedule": DISPATCH_SECONDS},
-    "sweep-reminders": {"task": "reminders.tasks.sweep", "schedule": 60.0},
+    # Often: a row the broker lost goes again within a minute (reminders.recovery.RING_AGAIN).
+    "sweep-reminders": {"task": "reminders.tasks.sweep", "schedule": 15.0},
     "reconcile-reminders": {"task": "reminders.tasks.reconcile", "schedule": 60.0},
     # One heartbeat through each send queue: a worker stuck on a hung provider stops beating.
     **{

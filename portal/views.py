@@ -16,7 +16,7 @@ from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import events, ratelimit
+from . import events, ratelimit, redis_guard
 from .forms import ChoosePasswordForm, LoginForm, posted
 from .models import Invitation, User
 from .ratelimit import rate_limited
@@ -37,14 +37,27 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness and database reachability, for load balancers and compose."""
+    """Each dependency's state, for load balancers, compose and the operations team; never waits long.
+
+    503 only when the database is unreachable (nothing works without it). Redis away is "degraded":
+    pages are still served, made afresh, so the web container stays in rotation.
+    """
+    checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        checks["database"] = "ok"
     except Exception:
         logger.exception("health check failed")
-        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok"})
+        checks["database"] = "unreachable"
+    if settings.REDIS_URL:
+        checks["redis"] = redis_guard.ping(settings.REDIS_URL)
+    for _receiver, answer in events.health.send(sender=User):
+        checks.update(answer or {})
+    if checks["database"] != "ok":
+        return JsonResponse({"status": "error", **checks}, status=503)
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", **checks})
 
 
 # Failed logins one address may make in a minute. Only failures count: a hospital's

@@ -9,13 +9,14 @@ nurse sees, one for the care team's accounts and the nurse's own; those move as 
 writer commits, within its commit. The counters are read before
 anything the page shows, so a kept page is never older than the counters it is kept
 under; any later change moves them and the next request makes the page afresh. The
-fasting policy, read from its own cache, is checked by that cache's version too.
+fasting policy is one of what every family sees: a write to its table, by whatever
+means, moves that counter.
 
 What a kept page still does on every request: the sign-in and role checks (the
 view's decorators run first), the audit row, and a fresh CSRF token in its forms.
 Not kept: anything but a 200 to a GET, a page with a message waiting to be shown,
 and a response that sets a cookie. Off on SQLite (no triggers) and without a shared
-cache; if Redis does not answer, pages are made as usual.
+cache; if Redis does not answer (portal.cache), pages are made as usual.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -38,7 +42,6 @@ from portal import audit
 from portal.models import Role
 
 from .models import Location, PageVersion
-from .models import fasting_policy as policy_cache
 from .models.page_version import CARE_TEAM, EVERYONE, LOCATION_PREFIX, user_scope
 
 logger = logging.getLogger(__name__)
@@ -64,7 +67,9 @@ def _store() -> Any:
     """The shared cache the pages are kept in, or None when this portal runs without one."""
     if not settings.PAGE_CACHE or connection.vendor != "postgresql":
         return None
-    return policy_cache.shared_cache()
+    store = caches["default"]
+    # A process-local cache would keep a page that another process's change made stale.
+    return None if isinstance(store, (LocMemCache, DummyCache)) else store
 
 
 def _counters(statement: str, values: list[object]) -> str:
@@ -128,18 +133,15 @@ def _kept(view: View, versions: Callable[[Any], str], vary: Callable[[HttpReques
             return view(request, *args, **kwargs)
         key = _key(request, versions, vary)  # before the view reads anything
         try:
-            found = store.get_many([key, policy_cache.VERSION_KEY])
-            policy_version = policy_cache.cached_version(store, found)
+            entry = store.get(key)
         except Exception:
             logger.warning("Could not read kept pages; making the page", exc_info=True)
             return view(request, *args, **kwargs)
-        entry = found.get(key)
-        if entry is not None and entry["policy"] == policy_version:
+        if entry is not None:
             return _served(request, entry)
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and not response.streaming and not response.cookies:
             entry = {
-                "policy": policy_version,
                 "content": _TOKEN.sub(_TOKEN_HOLE, response.content),
                 "content_type": response["Content-Type"],
                 "shown": audit.shown_patient(request),  # (patient id,), or () if the view told the log nothing

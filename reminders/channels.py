@@ -69,6 +69,8 @@ class Transport:
     # A transport into this database: its hand-overs commit with the move to sent, so its whole
     # batch is one call. A provider across the network is called once a message, several at once.
     local = False
+    # Whether `lookup` can tell if a message arrived (Twilio's API, our own outbox); a mail server cannot.
+    can_lookup = False
 
     def send(self, message: Message) -> str:
         """Hand the message over; return the provider's id for it.
@@ -87,6 +89,8 @@ class Transport:
 
 class OutboxTransport(Transport):
     """Keeps the message in the database (the embedded default, and for demos)."""
+
+    can_lookup = True
 
     name = "outbox"
     local = True
@@ -165,6 +169,7 @@ TWILIO_PERMANENT = {
 
 class TwilioSmsTransport(Transport):
     name = "twilio"
+    can_lookup = True
 
     def send(self, message: Message) -> str:
         sid, token = settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN

@@ -105,6 +105,9 @@ class Reminder(ChoiceLabels, models.Model):
     sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The send task holding the row while queued or sending, and until when (reminders.leases).
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     # When the provider was last asked about a hand-over with no clear answer.
     checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -120,11 +123,11 @@ class Reminder(ChoiceLabels, models.Model):
         indexes = [
             # Used by the dispatcher (reminders.dispatch.claim_due): scheduled rows by due time.
             models.Index(fields=["due_at"], name="reminder_due_scheduled", condition=Q(status=Status.SCHEDULED)),
-            # Used by the sweeper (reminders.dispatch.sweep): rows a worker may have dropped.
+            # Used by the sweeper (reminders.recovery.sweep): rows a worker may have dropped.
             models.Index(
                 fields=["updated_at"], name="reminder_in_flight", condition=Q(status__in=["queued", "sending"])
             ),
-            # Used by reminders.dispatch.reconcile: hand-overs whose outcome is not known yet.
+            # Used by reminders.recovery.reconcile: hand-overs whose outcome is not known yet.
             models.Index(fields=["updated_at"], name="reminder_unknown", condition=Q(status=Status.UNKNOWN)),
             # Used by the nurse dashboard (reminders.dashboard.problems): recent failed, expired, unknown rows.
             models.Index(

@@ -9,21 +9,23 @@ before its transaction starts, so waiting for a lease never holds a procedure,
 and gives them back once its calls have ended. A worker that stops mid-round
 loses its leases when they run out. Without Redis (the embedded default, one
 machine) there is nothing shared to count, and a Redis that does not answer does
-not hold texts back: each process keeps its own bound.
+not hold texts back: each process keeps its own bound (PROVIDER_SEND_THREADS), and
+it asks Redis again only after portal.redis_guard's pause.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import redis
 from django.conf import settings
+
+from portal import redis_guard
 
 from . import http
 
@@ -55,10 +57,8 @@ return taken
 """
 
 
-@functools.cache
 def _client(url: str) -> redis.Redis:
-    # redis-py's pool opens new connections in a forked worker process.
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return redis_guard.client(url)
 
 
 def _limit(provider: str) -> int:
@@ -88,17 +88,23 @@ def _pause() -> None:
 
 
 @contextmanager
-def calls(provider: str, wanted: int) -> Iterator[int]:
-    """How many of `wanted` calls to `provider` may go out now: at least one, after waiting if none may."""
-    if wanted < 1 or _limit(provider) < 1:
+def calls(provider: str, wanted: int, *, waiting: Callable[[], None] | None = None) -> Iterator[int]:
+    """How many of `wanted` calls to `provider` may go out now: at least one, after waiting if none may.
+
+    `waiting` is called between looks while every lease is out (the send task renews its own lease there).
+    """
+    if wanted < 1 or _limit(provider) < 1 or redis_guard.resting():
         yield wanted
         return
     try:
         leases = take(provider, wanted)
         while not leases:
             _pause()
+            if waiting is not None:
+                waiting()
             leases = take(provider, wanted)
-    except redis.RedisError:
+    except redis.RedisError as error:
+        redis_guard.failed(error)
         logger.warning("provider calls not counted across workers: Redis did not answer", exc_info=True)
         yield wanted
         return
@@ -107,5 +113,6 @@ def calls(provider: str, wanted: int) -> Iterator[int]:
     finally:
         try:
             give_back(provider, leases)
-        except redis.RedisError:
+        except redis.RedisError as error:
+            redis_guard.failed(error)
             logger.warning("provider call leases left to run out: Redis did not answer", exc_info=True)

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: they take ids and call functions in reminders.dispatch.
+"""Thin Celery tasks: they take ids and call functions in reminders.dispatch and reminders.recovery.
 
 Each channel has its own queue (settings.SEND_QUEUES), served by its own workers in
 production, so a hung mail server cannot hold up texts; dispatching, sweeping,
@@ -16,6 +16,7 @@ from django.conf import settings
 from portal.tasks import record_heartbeat
 
 from . import dispatch as dispatching
+from . import recovery
 from .models import Reminder
 
 
@@ -64,12 +65,12 @@ def send_reminders(reminder_ids: list[int]) -> int:
 
 @shared_task(name="reminders.tasks.sweep", ignore_result=True)
 def sweep() -> dict[str, int]:
-    return dispatching.sweep(enqueue=enqueue)
+    return recovery.sweep(enqueue=enqueue, enqueue_many=enqueue_many)
 
 
 @shared_task(name="reminders.tasks.reconcile", ignore_result=True)
 def reconcile() -> dict[str, int]:
-    return dispatching.reconcile()
+    return recovery.reconcile()
 
 
 @shared_task(name="reminders.tasks.queue_heartbeat", ignore_result=True)

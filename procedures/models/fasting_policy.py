@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
-from uuid import uuid4
 
-from django.core.cache import caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .. import fasting
@@ -26,54 +19,9 @@ _HOURS = {
 
 logger = logging.getLogger(__name__)
 
-# The policy in force is read on every family page and changes a few times a year. It is kept in the
-# shared cache beside a version; every save or delete gives a new version (at once and again on commit), and
-# a copy is used only if it was stored under the current version. A reader that loaded the old policy
-# while a change was being committed stores it under the old version, where nobody will use it.
-VERSION_KEY = "fasting-policy:version"
-_HELD = "fasting-policy:current"
-# A backstop should the cache miss a new version (Redis briefly unreachable during a change).
-_HELD_SECONDS = 300
-
-
-def shared_cache() -> Any:
-    """The cache, if every process sees the same one (Redis); None for a process-local or dummy cache."""
-    store = caches["default"]
-    return None if isinstance(store, (LocMemCache, DummyCache)) else store
-
-
-# Set on the database connection while its transaction holds a policy change not yet committed:
-# that transaction reads the table (it alone sees the change) and never puts what it read in the cache.
-_PENDING = "fasting_policy_change_pending"
-
-
-def _change_pending() -> bool:
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:  # committed or rolled back: nothing of it is pending any more
-        setattr(connection, _PENDING, False)
-    return getattr(connection, _PENDING, False)
-
-
-def _new_version() -> None:
-    store = shared_cache()
-    if store is None:
-        return
-    try:
-        store.set(VERSION_KEY, uuid4().hex, None)
-    except Exception:
-        logger.exception("Could not mark the cached fasting policy as changed")
-
-
-def cached_version(store: Any, found: dict[str, Any]) -> Any:
-    """The version of the policy kept in `store` (as read into `found`), made now if there is none yet.
-
-    What is kept beside the policy (the family pages) compares this version, read before the policy itself.
-    """
-    version = found.get(VERSION_KEY)
-    if version is None:
-        store.add(VERSION_KEY, uuid4().hex, None)
-        version = store.get(VERSION_KEY)
-    return version
+# The policy in force is read from the database, one indexed row, wherever it is needed: pages and
+# senders share one notion of "current" whoever wrote the row (the admin, a script, a restore). The kept
+# pages are kept under a counter its table's trigger moves (procedures/page_cache.py).
 
 
 class FastingAnchor(models.TextChoices):
@@ -110,29 +58,6 @@ class FastingPolicy(models.Model):
     @classmethod
     def current(cls) -> FastingPolicy:
         """The policy in force, or the defaults if an admin has not saved one."""
-        store = shared_cache()
-        if store is None or _change_pending():
-            return cls._in_force()
-        try:
-            found = store.get_many([VERSION_KEY, _HELD])
-        except Exception:
-            logger.exception("Could not read the cached fasting policy")
-            return cls._in_force()
-        version, held = found.get(VERSION_KEY), found.get(_HELD)
-        if version is not None and held is not None and held[0] == version:
-            return held[1]
-        policy = cls._in_force()
-        try:
-            if version is None:
-                store.add(VERSION_KEY, uuid4().hex, None)  # kept from the next read on
-            else:
-                store.set(_HELD, (version, policy), _HELD_SECONDS)
-        except Exception:
-            logger.exception("Could not keep the fasting policy in the cache")
-        return policy
-
-    @classmethod
-    def _in_force(cls) -> FastingPolicy:
         return cls.objects.filter(is_active=True).order_by("-updated_at").first() or cls()
 
     def rules(self) -> fasting.FastingRules:
@@ -144,12 +69,3 @@ class FastingPolicy(models.Model):
             clear_fluids_hours=self.clear_fluids_hours,
             anchor=fasting.Anchor(self.anchor),
         )
-
-
-@receiver(post_save, sender=FastingPolicy, dispatch_uid="fasting-policy-saved")
-@receiver(post_delete, sender=FastingPolicy, dispatch_uid="fasting-policy-deleted")
-def _policy_changed(**kwargs: Any) -> None:
-    """Any save or delete (the admin's bulk delete too): a new version now, and again once it is committed."""
-    setattr(transaction.get_connection(), _PENDING, True)
-    _new_version()
-    transaction.on_commit(_new_version)

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from portal.models import Heartbeat
 from procedures.models import Procedure
-from reminders import dispatch, tasks
+from reminders import dispatch, recovery, tasks
 from reminders.models import Kind, Reminder, Status
 from reminders.planning import sync_reminders
 from tests.factories import GuardianFactory, LocationFactory, PatientFactory
@@ -51,6 +51,8 @@ class FakeTwilio(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         fields = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        with self.server.lock:
+            self.server.arrived.append(fields["To"][0])  # the call has started: it may end in a text
         time.sleep(self.server.delay)  # a real API takes a moment: long enough to be killed in
         with self.server.lock:
             sid = f"SM{len(self.server.messages):032d}"
@@ -87,7 +89,7 @@ class FakeTwilio(BaseHTTPRequestHandler):
 def twilio(settings):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTwilio)
     server.daemon_threads = True
-    server.messages, server.lock, server.delay = [], threading.Lock(), 0.05
+    server.messages, server.arrived, server.lock, server.delay = [], [], threading.Lock(), 0.05
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     env = {
@@ -152,8 +154,8 @@ def settle(queue: str, worker_env: dict[str, str], redis_url: str) -> Counter:
     try:
         for minutes in (11, 14, 17):
             later = timezone.now() + dt.timedelta(minutes=minutes)
-            checked.update({f"swept {k}": v for k, v in dispatch.sweep(now=later, enqueue=ring(queue)).items()})
-            checked.update({f"provider {k}": v for k, v in dispatch.reconcile(now=later).items()})
+            checked.update({f"swept {k}": v for k, v in recovery.sweep(now=later, enqueue=ring(queue)).items()})
+            checked.update({f"provider {k}": v for k, v in recovery.reconcile(now=later).items()})
             while dispatch.claim_due(now=later, enqueue=ring(queue)):
                 pass
             wait_for(lambda: not Reminder.objects.filter(status__in=["queued", "sending"]).exists(), 60)
@@ -214,7 +216,7 @@ def test_redis_flushed_and_two_beats_at_once_lose_nothing_and_send_nothing_twice
 
         def beat() -> None:
             try:
-                dispatch.sweep(now=later, enqueue=ring(queue))
+                recovery.sweep(now=later, enqueue=ring(queue))
             finally:
                 connection.close()
 

@@ -20,7 +20,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
-from reminders import dispatch, http, tasks
+from reminders import dispatch, http, recovery, tasks
 from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, OutboxMessage, Reminder, Status
 from tests.workers import start_worker, stop, wait_for
 
@@ -75,7 +75,7 @@ def due_setup(transactional_db, postgres, redis_url, procedure, guardian):
 def sweep_as_if_later(queue: str) -> dict[str, int]:
     """The sweeper, run as it would be once the stuck rows are old enough."""
     later = timezone.now() + dt.timedelta(minutes=30)
-    return dispatch.sweep(now=later, enqueue=ring(queue))
+    return recovery.sweep(now=later, enqueue=ring(queue))
 
 
 def test_worker_killed_mid_batch_and_restarted(due_setup, redis_url, queue):

@@ -15,9 +15,10 @@ from collections import Counter
 
 import pytest
 import redis
+from django.utils import timezone
 
-from reminders import dispatch, slots
-from reminders.models import Status
+from reminders import dispatch, handover, slots
+from reminders.models import Reminder, Status
 
 from . import test_side_by_side_handover as side_by_side
 from .test_side_by_side_handover import WAIT, book_family, number_of, queued_texts, statuses, wait_until
@@ -57,7 +58,11 @@ def test_two_workers_together_never_have_more_calls_out_than_the_account_takes(
         # One worker's three calls are out; the other's round waits for a lease, holding nothing.
         wait_until(lambda: fake.in_flight == 3 and waited.is_set(), "three calls out and a round waiting")
         assert fake.most_in_flight == 3
-        assert sorted(statuses(first + second).values()) == [Status.SENDING] * 6  # claimed, nothing sent
+        # The round out is claimed; the waiting round is still queued, held by its worker's live lease,
+        # so a worker that stops now leaves rows that plainly never left.
+        assert sorted(statuses(first + second).values()) == [Status.QUEUED] * 3 + [Status.SENDING] * 3
+        waiting = Reminder.objects.filter(pk__in=first + second, status=Status.QUEUED)
+        assert all(row.lease_owner and row.lease_until > timezone.now() for row in waiting)
     finally:
         release.set()
         for sender in senders:
@@ -78,13 +83,13 @@ def test_a_round_takes_what_is_free_and_hands_over_the_rest_after(
     fake = twilio()
     ids = queued_texts(*(book_family(location, nurse) for _ in range(3)))
     rounds: list[int] = []
-    hand_over = dispatch._hand_over_or_leave
+    hand_over = handover.hand_over_or_leave
 
     def noting(transport, group, now):
         rounds.append(len(group))
         return hand_over(transport, group, now)
 
-    monkeypatch.setattr(dispatch, "_hand_over_or_leave", noting)
+    monkeypatch.setattr(dispatch, "hand_over_or_leave", noting)
 
     assert dispatch.send_many(ids) == dict.fromkeys(ids, Status.SENT)
     assert rounds == [2, 1]  # the two leases free, then one given back

@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from procedures import services
-from reminders import channels, dispatch, http, tasks
+from reminders import channels, dispatch, http, recovery, tasks
 from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, OutboxMessage, Reminder, Status
 
 from .conftest import BOOKED_AT, CHICAGO, EVENING, UTC, book, payload, run_due
@@ -221,7 +221,7 @@ def test_the_sweeper_rings_again_for_lost_queued_reminders(booked, django_captur
         time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        result = dispatch.sweep(enqueue=rung.append)
+        result = recovery.sweep(enqueue=rung.append)
     with time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False):
         for pk in rung:
             dispatch.send(pk)
@@ -236,7 +236,7 @@ def test_the_sweeper_never_resends_a_message_that_may_have_gone(booked, settings
         ids = dispatch.claim_due(enqueue=lambda pk: None)
         Reminder.objects.filter(pk__in=ids).update(status=Status.SENDING)  # a worker died mid-send
     with time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False):
-        result = dispatch.sweep(enqueue=lambda pk: pytest.fail("must not resend"))
+        result = recovery.sweep(enqueue=lambda pk: pytest.fail("must not resend"))
     assert result["unknown_outcome"] == len(ids)
     # Unknown, not failed: the provider is asked before anything goes again (test_unknown_outcomes.py).
     assert set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.UNKNOWN}
@@ -252,7 +252,7 @@ def test_the_sweeper_rings_again_for_an_outbox_message_that_never_landed(booked,
         time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        result = dispatch.sweep(enqueue=rung.append)
+        result = recovery.sweep(enqueue=rung.append)
     with time_machine.travel(BOOKED_AT + dt.timedelta(minutes=11), tick=False):
         assert result == {"requeued": len(ids), "unknown_outcome": 0, "found_sent": 0, "early_applied": 0}
         for pk in rung:
@@ -264,7 +264,7 @@ def test_the_sweeper_rings_again_for_an_outbox_message_that_never_landed(booked,
 def test_recent_in_flight_reminders_are_left_alone(booked):
     with time_machine.travel(BOOKED_AT, tick=False):
         dispatch.claim_due(enqueue=lambda pk: None)
-        assert dispatch.sweep(enqueue=lambda pk: pytest.fail("too early")) == {
+        assert recovery.sweep(enqueue=lambda pk: pytest.fail("too early")) == {
             "requeued": 0,
             "unknown_outcome": 0,
             "found_sent": 0,

@@ -25,7 +25,7 @@ from django.db import connection
 
 from portal.celery import app
 from portal.tasks import record_heartbeat
-from reminders import channels, dispatch, http, tasks
+from reminders import channels, dispatch, http, recovery, tasks
 from reminders.models import AttemptOutcome, Kind, OutboxMessage, Reminder, Status
 
 from .conftest import BOOKED_AT, EVENING, UTC, run_due
@@ -33,7 +33,7 @@ from .conftest import BOOKED_AT, EVENING, UTC, run_due
 
 def reconcile(at: dt.datetime) -> dict[str, int]:
     with time_machine.travel(at, tick=False):
-        return dispatch.reconcile()
+        return recovery.reconcile()
 
 
 class SlowTwilio:
@@ -87,8 +87,8 @@ def test_a_provider_that_accepts_after_our_timeout_sends_exactly_one_text(booked
     assert evening_sms().delivery_attempts.get().outcome == AttemptOutcome.UNKNOWN
     # Beat keeps running: nothing sends it again while no one knows.
     run_due(EVENING + dt.timedelta(minutes=1))
-    assert reconcile(EVENING + dt.timedelta(minutes=1)) == {"found": 0, "not_found": 0, "cannot_tell": 0}
-    assert reconcile(EVENING + dt.timedelta(minutes=3)) == {"found": 1, "not_found": 0, "cannot_tell": 0}
+    assert reconcile(EVENING + dt.timedelta(minutes=1)) == {"found": 0, "not_found": 0, "cannot_tell": 0, "settled": 0}
+    assert reconcile(EVENING + dt.timedelta(minutes=3)) == {"found": 1, "not_found": 0, "cannot_tell": 0, "settled": 0}
     run_due(EVENING + dt.timedelta(minutes=4))
     sms = evening_sms()
     assert (sms.status, sms.provider_message_id) == (Status.SENT, twilio.messages[0]["sid"])

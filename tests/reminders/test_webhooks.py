@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from reminders import dispatch
+from reminders import recovery
 from reminders.models import EarlyStatus, Kind, Reminder, Status
 from reminders.webhooks import apply_early_status, classify
 
@@ -131,14 +131,14 @@ def test_a_status_left_waiting_by_a_worker_that_stopped_is_applied_by_the_sweep(
     Reminder.objects.filter(pk=reminder.pk).update(provider_message_id="")
     signed_post(client, "reminders:twilio_status", {"MessageSid": "SM1", "MessageStatus": "undelivered"})
     Reminder.objects.filter(pk=reminder.pk).update(provider_message_id="SM1")  # and nothing more
-    assert dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0  # still fresh
+    assert recovery.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0  # still fresh
 
     with time_machine.travel(timezone.now() + dt.timedelta(days=2), tick=False):  # older than a sweep looks back
-        assert dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0
+        assert recovery.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0
     later = timezone.now() + dt.timedelta(minutes=11)
     with time_machine.travel(later, tick=False):
-        result = dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))
-        assert dispatch.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0
+        result = recovery.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))
+        assert recovery.sweep(enqueue=lambda pk: pytest.fail("nothing to send"))["early_applied"] == 0
     assert result["early_applied"] == 1
     assert Reminder.objects.get(pk=reminder.pk).status == Status.FAILED
     assert EarlyStatus.objects.get(message_id="SM1").applied_at is not None

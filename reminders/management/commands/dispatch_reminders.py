@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from reminders import dispatch
+from reminders import dispatch, recovery
 from reminders.tasks import enqueue, enqueue_many
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, once: bool, send_here: bool, **options: Any) -> None:
         ring = dispatch.send if send_here else enqueue
         while True:
-            swept = dispatch.sweep(enqueue=ring)
+            swept = recovery.sweep(enqueue=ring)
             # Through the workers: one task per batch of a channel, as beat's dispatcher does.
             ids = dispatch.claim_due(enqueue=ring) if send_here else dispatch.claim_due(enqueue_many=enqueue_many)
             self.stdout.write(f"Queued {len(ids)} reminder(s); requeued {swept['requeued']}.")
