@@ -11,11 +11,12 @@ from procedures import urls as procedures_urls
 from procedures.feed.urls import fhir_patterns
 from reminders import urls as reminders_urls
 
-from . import password_reset, two_factor, views
+from . import metrics, password_reset, two_factor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/reset/", password_reset.ResetByEmailView.as_view(), name="password_reset"),

@@ -173,6 +173,10 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["reminder", "number"]
         constraints = [models.UniqueConstraint(fields=["reminder", "number"], name="attempt_number_once")]
+        indexes = [
+            # Used by reminders.health and reminders.metrics: the calls of the last minutes.
+            models.Index(fields=["started_at"], name="attempt_started")
+        ]
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of reminder {self.reminder_id}: {self.outcome}"

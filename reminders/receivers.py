@@ -10,11 +10,12 @@ from typing import Any
 from django.urls import reverse
 
 from portal import events as account_events
+from portal import metrics as portal_metrics
 from procedures import events
 from procedures.events import Reason, Section
 from procedures.models import Guardian, Procedure, SymptomReport
 
-from . import consent, dashboard
+from . import consent, dashboard, health, metrics
 from .messages import compose
 from .models import Channel, Kind
 from .planning import queue_email, sync_reminders
@@ -99,3 +100,5 @@ def connect() -> None:
     events.nurse_sections.connect(nurse_section, dispatch_uid=uid)
     account_events.account_message.connect(account_message, dispatch_uid=uid)
     account_events.landing.connect(ask_about_texts_first, dispatch_uid=uid)
+    account_events.health.connect(health.report, dispatch_uid=uid)
+    portal_metrics.register(metrics.COLLECTOR)

@@ -56,7 +56,9 @@ def test_demo_data_creates_the_documented_logins_and_procedures(client, db, sett
 def test_health_check_reports_the_database(client, db):
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    checks = response.json()
+    assert checks["status"] == "ok" and checks["database"] == "ok"
+    assert set(checks.values()) == {"ok"}  # Redis (when set) and each channel too
 
 
 def test_heartbeat_counts_up(db):
