@@ -86,7 +86,7 @@ def test_health_reads_a_fixed_number_of_queries_however_many_messages(procedure,
         health.channels()
 
 
-SCRAPE_TOKEN = "scrape-token"  # noqa: S105 - a test's own
+SCRAPE_TOKEN = "scrape-token"
 
 
 def _scrape(client, settings, token: str | None = SCRAPE_TOKEN):
