@@ -260,3 +260,59 @@ def test_a_worker_killed_mid_call_leaves_unknown_only_what_reached_the_provider(
     assert counts == {**counts, "lost": 0, "duplicated": 0, "left in flight": 0}
     # Texts are asked about and found; only an email, which no mail server can be asked about, stays unknown.
     assert all(r.channel == "email" for r in Reminder.objects.filter(pk__in=ids, status=Status.UNKNOWN))
+
+
+DRILL_FAMILIES = int(os.environ.get("KILL_DRILL_FAMILIES", "0"))
+
+
+@pytest.mark.skipif(not DRILL_FAMILIES, reason="the long drill: scripts/drill_kills.py runs it")
+def test_the_long_drill_three_kills_over_mixed_texts_and_emails(world, capsys):
+    """Two workers racing for two slots a provider; three SIGKILLs at random moments; then beat as usual."""
+    import random
+
+    world["twilio"].delay = 0.08
+    world["mail"].delay = 0.05
+    ids = messages_due(DRILL_FAMILIES)
+    began = timezone.now()
+    dispatch.claim_due(enqueue_many=ring(world["queue"]))
+    while dispatch.claim_due(enqueue_many=ring(world["queue"])):
+        pass
+    workers = [start_worker(world["redis_url"], world["queue"], env=world["env"]) for _ in range(2)]
+    kills = []
+    try:
+        for _ in range(3):
+            reached = len(world["twilio"].arrived) + len(world["mail"].arrived)
+            step = random.randint(20, max(21, len(ids) // 6))  # noqa: S311 - a drill's moment, not a secret
+            wait_for(
+                lambda reached=reached, step=step: (
+                    len(world["twilio"].arrived) + len(world["mail"].arrived) >= reached + step
+                ),
+                120,
+            )
+            victim = random.randrange(len(workers))  # noqa: S311
+            os.kill(workers[victim].pid, signal.SIGKILL)
+            workers[victim].wait(10)
+            stop(workers[victim])
+            kills.append(len(world["twilio"].arrived) + len(world["mail"].arrived))
+            workers[victim] = start_worker(world["redis_url"], world["queue"], env=world["env"])
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            recovery.sweep(enqueue=lambda pk: None, enqueue_many=ring(world["queue"]))
+            recovery.reconcile(now=timezone.now() + recovery.ASK_AFTER + dt.timedelta(seconds=1))
+            dispatch.claim_due(enqueue_many=ring(world["queue"]))
+            if not Reminder.objects.filter(pk__in=ids, status__in=["queued", "sending", "scheduled"]).exists():
+                break
+            time.sleep(1)
+    finally:
+        for worker in workers:
+            stop(worker)
+    finished = timezone.now()
+    counts = tally(world, ids)
+    unknown = Counter(Reminder.objects.filter(pk__in=ids, status=Status.UNKNOWN).values_list("channel", flat=True))
+    with capsys.disabled():
+        print(
+            f"\nlong drill, {len(ids)} messages, kills after {kills} calls had started: {counts};"
+            f" unknown by channel: {dict(unknown)}; all settled {(finished - began).total_seconds():.0f} s after due"
+        )
+    assert counts["lost"] == 0 and counts["duplicated"] == 0 and counts["left in flight"] == 0
+    assert counts["unknown whose call never started"] == 0
