@@ -324,3 +324,23 @@ def test_a_send_task_takes_two_rounds_of_calls_or_fifty_reminders(settings, thre
         tasks.enqueue_many("sms", list(range(1, 121)))
     assert [len(batch) for batch in queued] == sizes
     assert [pk for batch in queued for pk in batch] == list(range(1, 121))  # each once, in order
+
+
+def test_a_queued_row_the_broker_lost_is_rung_again_within_a_minute(
+    booked, django_capture_on_commit_callbacks, settings
+):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        ids = dispatch.claim_due(enqueue=lambda pk: None)  # the broker lost these (a flushed Redis)
+    assert ids
+    with time_machine.travel(BOOKED_AT + dt.timedelta(seconds=30), tick=False):
+        assert recovery.sweep(enqueue=lambda pk: pytest.fail("a doorbell may still be on its way"))["requeued"] == 0
+    rung = []
+    with (
+        time_machine.travel(BOOKED_AT + recovery.RING_AGAIN + dt.timedelta(seconds=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert recovery.sweep(enqueue=rung.append)["requeued"] == len(ids)
+    assert sorted(rung) == sorted(ids)
+    # Beat sweeps often enough that the worst case is still within the minute.
+    sweep_every = settings.CELERY_BEAT_SCHEDULE["sweep-reminders"]["schedule"]
+    assert recovery.RING_AGAIN.total_seconds() + sweep_every <= 60

@@ -284,3 +284,41 @@ def test_the_outbox_is_asked_directly(booked):
     sent = channels.Sent(ids[0], landed.to, "", dt.datetime.now(UTC))
     assert channels.OutboxTransport().lookup(sent) == channels.Lookup(True, f"outbox-{landed.pk}")
     assert channels.OutboxTransport().lookup(channels.Sent(ids[1], "", "", dt.datetime.now(UTC))).found is False
+
+
+def _unknown_emails(booked, n: int, *, at: dt.datetime) -> None:
+    """n emails whose mail server stopped answering, older than the text."""
+    base = Reminder.objects.filter(procedure=booked, channel="email", kind=Kind.FASTING_EVENING).get()
+    rows = [
+        Reminder(
+            procedure=booked,
+            guardian=base.guardian,
+            channel="email",
+            kind=Kind.FASTING_EVENING,
+            due_at=at,
+            valid_until=at + dt.timedelta(hours=12),
+            procedure_version=booked.version,
+            status=Status.UNKNOWN,
+            attempts=1,
+            resend_of=base,
+        )
+        for _ in range(n)
+    ]
+    Reminder.objects.bulk_create(rows)
+    Reminder.objects.filter(pk__in=[row.pk for row in rows]).update(updated_at=at)
+
+
+def test_unknown_emails_never_crowd_out_texts_and_are_settled_once(booked, twilio, settings):
+    settings.REMINDER_EMAIL_BACKEND = "email"  # a mail server: it cannot be asked afterwards
+    twilio.answer_late = 1
+    run_due(EVENING)
+    assert evening_sms().status == Status.UNKNOWN
+    _unknown_emails(booked, recovery.BATCH + 50, at=EVENING - dt.timedelta(minutes=30))
+    first = reconcile(EVENING + dt.timedelta(minutes=3))
+    assert first == {"found": 1, "not_found": 0, "cannot_tell": 0, "settled": recovery.BATCH + 50}
+    assert evening_sms().status == Status.SENT
+    emails = Reminder.objects.filter(channel="email", status=Status.UNKNOWN)
+    assert emails.count() == recovery.BATCH + 50
+    assert set(emails.values_list("last_error", flat=True)) == {recovery.CANNOT_ASK}  # what the nurse reads
+    # Settled: never taken again.
+    assert reconcile(EVENING + dt.timedelta(minutes=10)) == {"found": 0, "not_found": 0, "cannot_tell": 0, "settled": 0}
