@@ -117,14 +117,18 @@ def ring(queue: str):
     return lambda pk: tasks.send_reminder.apply_async(args=[pk], queue=queue)
 
 
-def texts_due(n: int) -> list[int]:
-    """n texts due now, each to a different family, as a morning's confirmations would be."""
+def texts_due(n: int, channels: tuple[str, ...] = ("sms",)) -> list[int]:
+    """n families, each with a message due now on each channel, as a morning's confirmations would be."""
     location = LocationFactory()
     now = timezone.now()
     rows = []
     for i in range(n):
         guardian = GuardianFactory(
-            mobile_number=f"+1312555{i:04d}", sms_enabled=True, sms_consent_at=now, sms_consent_text="I agree."
+            mobile_number=f"+1312555{i:04d}",
+            user__email=f"family{i:04d}@example.org",
+            sms_enabled=True,
+            sms_consent_at=now,
+            sms_consent_text="I agree.",
         )
         patient = PatientFactory(location=location, guardians=[guardian], first_name=f"Kid{i:04d}")
         procedure = Procedure.objects.create(
@@ -133,17 +137,18 @@ def texts_due(n: int) -> list[int]:
             scheduled_start=now + dt.timedelta(days=2),
             arrival_at=now + dt.timedelta(days=2, hours=-1),
         )
-        rows.append(
+        rows += [
             Reminder(
                 procedure=procedure,
                 guardian=guardian,
-                channel="sms",
+                channel=channel,
                 kind=Kind.CONFIRMATION,
                 due_at=now - dt.timedelta(seconds=1),
                 valid_until=now + dt.timedelta(hours=2),
                 procedure_version=procedure.version,
             )
-        )
+            for channel in channels
+        ]
     return [r.pk for r in Reminder.objects.bulk_create(rows)]
 
 

@@ -22,13 +22,11 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from procedures.models import Procedure
 from reminders import dispatch, recovery, slots, tasks
-from reminders.models import Kind, Reminder, Status
-from tests.factories import GuardianFactory, LocationFactory, PatientFactory
+from reminders.models import Reminder, Status
 from tests.workers import start_worker, stop, wait_for
 
-from .test_fault_drills import queue, twilio  # noqa: F401 - the fixtures
+from .test_fault_drills import queue, texts_due, twilio  # noqa: F401 - the fixtures
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_quiet_hours")]
 
@@ -102,37 +100,7 @@ def world(transactional_db, postgres, redis_url, twilio, mail, queue, settings):
 
 def messages_due(n: int) -> list[int]:
     """n families, each with a text and an email due now."""
-    location = LocationFactory()
-    now = timezone.now()
-    rows = []
-    for i in range(n):
-        guardian = GuardianFactory(
-            mobile_number=f"+1312556{i:04d}",
-            user__email=f"family{i:04d}@example.org",
-            sms_enabled=True,
-            sms_consent_at=now,
-            sms_consent_text="I agree.",
-        )
-        patient = PatientFactory(location=location, guardians=[guardian], first_name=f"Kid{i:04d}")
-        procedure = Procedure.objects.create(
-            patient=patient,
-            location=location,
-            scheduled_start=now + dt.timedelta(days=2),
-            arrival_at=now + dt.timedelta(days=2, hours=-1),
-        )
-        for channel in ("sms", "email"):
-            rows.append(
-                Reminder(
-                    procedure=procedure,
-                    guardian=guardian,
-                    channel=channel,
-                    kind=Kind.CONFIRMATION,
-                    due_at=now - dt.timedelta(seconds=1),
-                    valid_until=now + dt.timedelta(hours=2),
-                    procedure_version=procedure.version,
-                )
-            )
-    return [r.pk for r in Reminder.objects.bulk_create(rows)]
+    return texts_due(n, channels=("sms", "email"))
 
 
 def ring(queue: str):  # noqa: F811
