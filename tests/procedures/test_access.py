@@ -24,8 +24,9 @@ PUBLIC |= {
     "password_reset_code",
     "password_reset_text_new",
 }
-# Provider callbacks: no session, a signature instead (tests/reminders/test_webhooks.py).
-SIGNED = {"reminders:twilio_status", "reminders:twilio_inbound"}
+# Provider callbacks: no session, a signature instead (tests/reminders/test_webhooks.py); Prometheus's
+# scrape, a bearer token instead (tests/reminders/test_channel_health.py).
+SIGNED = {"reminders:twilio_status", "reminders:twilio_inbound", "metrics"}
 # The record system's FHIR client: no session, a bearer token instead (tests/feed/test_fhir_endpoint.py).
 SIGNED |= {"fhir:bundle", "fhir:appointment"}
 
