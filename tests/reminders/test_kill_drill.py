@@ -34,9 +34,15 @@ LEASE = 2  # seconds a worker's lease lasts unless renewed: short, so a stopped 
 
 
 class MailSink(socketserver.StreamRequestHandler):
-    """An SMTP server that notes each message as its DATA starts (the call may then end in an email)."""
+    """An SMTP server that notes each connection, and each message's recipient as it is named.
+
+    A call that connects and is cut before it names the recipient has started, but cannot be told
+    apart from the others by address: it counts as a connection only.
+    """
 
     def handle(self) -> None:
+        with self.server.lock:
+            self.server.connections += 1
         self.wfile.write(b"220 mail.example ESMTP\r\n")
         to = ""
         while line := self.rfile.readline():
@@ -45,10 +51,10 @@ class MailSink(socketserver.StreamRequestHandler):
                 self.wfile.write(b"250 mail.example\r\n")
             elif command.startswith(b"RCPT TO:"):
                 to = line.strip()[8:].strip(b"<> ").decode()
-                self.wfile.write(b"250 ok\r\n")
-            elif command == b"DATA":
                 with self.server.lock:
                     self.server.arrived.append(to)
+                self.wfile.write(b"250 ok\r\n")
+            elif command == b"DATA":
                 self.wfile.write(b"354 go ahead\r\n")
                 while self.rfile.readline().rstrip(b"\r\n") != b".":
                     pass
@@ -68,6 +74,7 @@ def mail(settings):
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), MailSink)
     server.daemon_threads = True
     server.messages, server.arrived, server.lock, server.delay = [], [], threading.Lock(), 0.05
+    server.connections = 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
     server.env = {"REMINDER_EMAIL_BACKEND": "email", "EMAIL_URL": f"smtp://127.0.0.1:{server.server_address[1]}"}
     settings.REMINDER_EMAIL_BACKEND = "email"
@@ -127,7 +134,9 @@ def tally(world: dict, ids: list[int]) -> dict[str, int]:
         "lost": sum(1 for r in rows if got[address(r)] == 0 and r.status != Status.UNKNOWN),
         "duplicated": sum(1 for r in rows if got[address(r)] > 1),
         "unknown": len(unknown),
-        "unknown whose call never started": sum(1 for r in unknown if started[address(r)] == 0),
+        "unknown with no call seen": sum(1 for r in unknown if started[address(r)] == 0),
+        # Calls that started (connected) and were cut before naming whom the email was for.
+        "mail calls cut before a recipient": world["mail"].connections - len(world["mail"].arrived),
         "sent": sum(1 for r in rows if r.status == Status.SENT),
         "left in flight": sum(1 for r in rows if r.status in (Status.QUEUED, Status.SENDING)),
     }
@@ -225,7 +234,7 @@ def test_a_worker_killed_mid_call_leaves_unknown_only_what_reached_the_provider(
     with capsys.disabled():
         print(f"\nkilled mid-call: {counts}; unknown right after the kill: {unknown_after_kill}")
     assert unknown_after_kill >= 1
-    assert counts["unknown whose call never started"] == 0
+    assert counts["unknown with no call seen"] <= counts["mail calls cut before a recipient"]
     assert counts == {**counts, "lost": 0, "duplicated": 0, "left in flight": 0}
     # Texts are asked about and found; only an email, which no mail server can be asked about, stays unknown.
     assert all(r.channel == "email" for r in Reminder.objects.filter(pk__in=ids, status=Status.UNKNOWN))
@@ -286,4 +295,5 @@ def test_the_long_drill_three_kills_over_mixed_texts_and_emails(world, capsys, m
             f" unknown by channel: {dict(unknown)}; all settled {(finished - began).total_seconds():.0f} s after due"
         )
     assert counts["lost"] == 0 and counts["duplicated"] == 0 and counts["left in flight"] == 0
-    assert counts["unknown whose call never started"] == 0
+    # Unknown only where a call started: seen by address, or a mail connection cut before its recipient.
+    assert counts["unknown with no call seen"] <= counts["mail calls cut before a recipient"]
