@@ -172,9 +172,14 @@ class Location(models.Model):
         return Bilingual.in_language(self, "unwell_rule")  # type: ignore[arg-type]
 
     def is_open(self, at: datetime) -> bool:
-        """Whether the day unit answers its own phone at `at` (its hours on the clinic's clock, every day)."""
+        """Whether the day unit answers its own phone at `at` (its hours on the clinic's clock, every day).
+
+        Opening and closing at the same time means open all day, as for quiet hours.
+        """
         clock = at.astimezone(self.tz).time()
-        if self.opens_at <= self.closes_at:
+        if self.opens_at == self.closes_at:
+            return True
+        if self.opens_at < self.closes_at:
             return self.opens_at <= clock < self.closes_at
         return clock >= self.opens_at or clock < self.closes_at
 

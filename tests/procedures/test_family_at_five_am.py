@@ -156,3 +156,20 @@ def test_the_invitation_names_the_clinic_and_its_phone_and_links_the_learn_pages
     assert "The care team at Lakeside Day Unit has invited you to Marrow Ready." in body
     assert "Their phone number is (312) 555-0100." in body
     assert "/learn/" in body
+
+
+@pytest.mark.parametrize(
+    ("opens", "closes", "clock", "is_open"),
+    [
+        (dt.time(7), dt.time(17), dt.time(6, 59), False),
+        (dt.time(7), dt.time(17), dt.time(7), True),
+        (dt.time(7), dt.time(17), dt.time(17), False),
+        (dt.time(20), dt.time(4), dt.time(2), True),  # a unit open overnight
+        (dt.time(20), dt.time(4), dt.time(12), False),
+        (dt.time(0), dt.time(0), dt.time(3), True),  # the same time: open all day
+    ],
+)
+def test_when_the_day_unit_is_open_on_its_own_clock(opens, closes, clock, is_open):
+    location = Location(timezone="America/Denver", opens_at=opens, closes_at=closes)
+    moment = dt.datetime.combine(dt.date(2032, 3, 14), clock, tzinfo=ZoneInfo("America/Denver"))  # spring-forward day
+    assert location.is_open(moment.astimezone(dt.UTC)) is is_open
