@@ -129,6 +129,16 @@ def test_the_nurse_sees_started_early_and_the_morning_medicines(live_server, new
         assert "Started early by 11 min" in main and "-11 min late" not in main
         assert "Give her seizure medicine at 6 AM as usual." in main
         screenshot(nurse, f"nurse-started-early-{name}")
+        for page_name, path in (("list", "/nurse/"), ("dashboard", "/nurse/dashboard/")):
+            nurse.goto(base + path)
+            assert "Started early by 11 min" in nurse.locator("main").inner_text(), page_name
+            screenshot(nurse, f"nurse-{page_name}-started-early-{name}")
+        nurse.goto(f"{base}/nurse/procedures/{demo.pk}/edit/")
+        assert (
+            nurse.get_by_label("Medicines on the morning").input_value()
+            == "Give her seizure medicine at 6 AM as usual."
+        )
+        screenshot(nurse, f"nurse-edit-medicines-{name}")
 
 
 def _shots():
