@@ -27,6 +27,8 @@ run: export SITE_URL := $(SITE_URL)
 run: export LOG_LEVEL ?= WARNING
 run: export DJANGO_RUNSERVER_HIDE_WARNING ?= true
 run: messages
+	@# Where this portal is served, for commands run beside it (fast_forward_reminders writes links).
+	@mkdir -p var && echo "$(SITE_URL)" > var/site-url
 	@$(PY) manage.py migrate --noinput --verbosity 0
 	@$(PY) manage.py load_demo_data --verbosity 0
 	@echo

@@ -181,6 +181,8 @@ if not re.fullmatch(r"\+[1-9]\d{6,14}", HOSPITAL_PHONE):
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files browsers ask for at the site's root (favicon.ico, asked for on every page and by the admin).
+WHITENOISE_ROOT = BASE_DIR / "portal" / "root_files"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

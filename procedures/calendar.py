@@ -15,7 +15,7 @@ from portal import phones
 
 from . import fasting_display
 from .fasting import Cutoff, FastingPlan, Item
-from .models import Location, Procedure
+from .models import Location, Procedure, ProcedureStatus
 
 PRODID = "-//Marrow Ready//Appointment//EN"
 
@@ -33,6 +33,13 @@ MORNING_WINDOW = dt.timedelta(hours=3)
 def appointment_ics(procedure: Procedure, url: str) -> str:
     """The event starts at the arrival time; alarms ring before the cut-offs (see `alarms`).
 
+    One UID per appointment, for ever: a calendar that imports the file again
+    after a change updates the event it has (RFC 5545 3.8.4.7) because
+    SEQUENCE, the procedure's version, is higher (3.8.7.4); the version goes
+    up on every change the family must know about, cancelling included. A
+    cancelled appointment is published as STATUS:CANCELLED (3.8.1.11) with no
+    alarms, so nothing rings for a visit that will not happen.
+
     The summary carries the child's first name only: calendars are often
     shared or synced to other services. Times are the clinic's, with its
     time zone described in the file; alarm times are absolute, in UTC.
@@ -40,17 +47,21 @@ def appointment_ics(procedure: Procedure, url: str) -> str:
     plan = procedure.fasting_plan()
     location = procedure.location
     now = timezone.now()
-    uid = f"procedure-{procedure.pk}-v{procedure.version}@marrow-ready"
+    uid = f"procedure-{procedure.pk}@marrow-ready"
+    cancelled = procedure.status == ProcedureStatus.CANCELLED
     start = procedure.local_arrival
     end = (procedure.scheduled_start + dt.timedelta(hours=2)).astimezone(location.tz)
-    found = alarms(plan, location=location, arrival=start, now=now, name=procedure.patient.first_name)
+    name = procedure.patient.first_name
+    found = [] if cancelled else alarms(plan, location=location, arrival=start, now=now, name=name)
     event = icalendar.Event.new(
         uid=uid,
         stamp=now.astimezone(dt.UTC),
         sequence=procedure.version,
+        status=icalendar.STATUS.CANCELLED if cancelled else icalendar.STATUS.CONFIRMED,
         start=start,
         end=end,
-        summary=_("%(name)s: hospital appointment") % {"name": procedure.patient.first_name},
+        summary=(_("CANCELLED: %(name)s: hospital appointment") if cancelled else _("%(name)s: hospital appointment"))
+        % {"name": procedure.patient.first_name},
         location=", ".join(part for part in (location.name, location.address) if part),
         description=_("Arrive at %(arrival)s. Phone: %(phone)s. Details: %(url)s")
         % {"arrival": fasting_display.clock(start), "phone": phones.display(location.phone), "url": url},

@@ -83,7 +83,8 @@ def checklist_of(procedure: Procedure) -> Checklist:
     return Checklist(
         pages_read=procedure.pages_read,
         pages_total=procedure.pages_total,
-        fasting_needed=fasting.needs_fasting(procedure.sedation),
+        # Once done or cancelled there is no fast left to confirm.
+        fasting_needed=procedure.is_active and fasting.needs_fasting(procedure.sedation),
         fasting_acknowledged=procedure.fasting_acknowledged,
         questions=procedure.questions_prepared,
         contact_confirmed=procedure.contact_confirmed,

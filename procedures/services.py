@@ -317,6 +317,7 @@ def schedule_procedure(
     sedation: Sedation | str,
     scheduled_by: User,
     fasting_minimum_hours: Decimal | None = None,
+    morning_medicines: str = "",
 ) -> Procedure:
     check_times(start=scheduled_start, arrival=arrival_at, now=timezone.now())
     procedure = Procedure.objects.create(
@@ -327,6 +328,7 @@ def schedule_procedure(
         arrival_at=arrival_at,
         sedation=sedation,
         fasting_minimum_hours=fasting_minimum_hours,
+        morning_medicines=morning_medicines,
         created_by=scheduled_by,
     )
     booked(procedure)

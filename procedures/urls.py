@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from .views import family, learn, nurse
+from .views import day_list, family, learn, nurse
 
 # Each list is mounted by the project's URLconf (portal/urls.py) under its namespace,
 # together with the pages other apps add to the same side of the portal.
@@ -10,6 +10,7 @@ from .views import family, learn, nurse
 nurse_patterns = [
     path("", nurse.procedure_list, name="procedure_list"),
     path("dashboard/", nurse.dashboard, name="dashboard"),
+    path("day-list/", day_list.day_list, name="day_list"),
     path("procedures/<id:pk>/running-late/", nurse.procedure_running_late, name="procedure_running_late"),
     path("procedures/<id:pk>/done/", nurse.procedure_done, name="procedure_done"),
     path("check-ins/<id:pk>/acknowledge/", nurse.check_in_acknowledge, name="check_in_acknowledge"),

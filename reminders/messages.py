@@ -24,7 +24,7 @@ from portal.models import Invitation, ResetCode, User
 from portal.phones import display as phone_display
 from procedures import fasting_display
 from procedures.fasting import Item
-from procedures.models import Guardian
+from procedures.models import Guardian, Location
 
 from .channels import Message
 from .models import ACCOUNT_KINDS, Channel, Kind, Reminder
@@ -150,6 +150,9 @@ def _account_message(reminder: Reminder, *, now: datetime) -> Message:
                 "user": user,
                 "link": settings.SITE_URL + reverse("accept_invitation", args=[token]),
                 "hours": settings.INVITATION_VALID_HOURS,
+                # Named with their numbers, so the family knows who wrote and whom to call.
+                "clinics": list(Location.objects.filter(patients__guardians__user=user).distinct().order_by("name")),
+                "learn": settings.SITE_URL + reverse("learn:index"),
             }
             subject = render_to_string("emails/invitation_subject.txt", context).strip()
             body = render_to_string("emails/invitation.txt", context)

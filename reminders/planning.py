@@ -20,7 +20,6 @@ from .models import OPEN_STATUSES, Channel, Kind, Reminder, Status
 TIME_CRITICAL = {Kind.CHANGED, Kind.CANCELLED, Kind.DELAYED, Kind.FASTING_EVENING, Kind.FASTING_MORNING}
 MORNING_LEAD = dt.timedelta(hours=1)
 EVENING_LEAD = dt.timedelta(hours=1)
-EXPECTED_LENGTH = dt.timedelta(hours=2)
 AFTERCARE_CHECK_IN = dt.time(10, 0)
 # Bookings are at most two years ahead; a start this close to the calendar's end
 # can only be bad data, and the arithmetic around it would overflow.
@@ -63,8 +62,9 @@ def _hold(kind: Kind, moment: dt.datetime, location: Location) -> dt.datetime:
 def planned_reminders(procedure: Procedure, *, policy: FastingPolicy | None = None) -> list[Planned]:
     """The dated reminders of a procedure's current version.
 
-    Before the day: fasting reminders, and aftercare from the expected end.
-    Once a nurse marks it done: aftercare from when it really ended.
+    Before the day: fasting reminders. Aftercare only once a nurse marks it
+    done, from when it really ended: "we hope she is resting well" for a
+    child still waiting (or never seen) is wrong, so no guess at the end.
     """
     if procedure.status == ProcedureStatus.COMPLETED and procedure.ended_at:
         return _aftercare(procedure, procedure.ended_at)
@@ -83,7 +83,7 @@ def planned_reminders(procedure: Procedure, *, policy: FastingPolicy | None = No
         morning = last.at - MORNING_LEAD
         if morning > planned[0].due_at:
             planned.append(Planned(Kind.FASTING_MORNING, morning, last.at))
-    return planned + _aftercare(procedure, procedure.scheduled_start + EXPECTED_LENGTH)
+    return planned
 
 
 def _aftercare(procedure: Procedure, ended: dt.datetime) -> list[Planned]:

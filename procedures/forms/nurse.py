@@ -134,6 +134,16 @@ class ProcedureForm(forms.Form):
         decimal_places=2,
         help_text=_("Only if the anesthesiologist asks for a longer fast than usual. Clear fluids are not affected."),
     )
+    morning_medicines = forms.CharField(
+        label=_("Medicines on the morning"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Which of the child's usual medicines to give that morning, with a sip of water. "
+            "The family sees it as written."
+        ),
+    )
     # The version the nurse saw: a second submit, or a change by someone else meanwhile, is refused.
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
@@ -147,6 +157,7 @@ class ProcedureForm(forms.Form):
             "location",
             Row(Column("date"), Column("arrival_time"), Column("start_time")),
             "fasting_minimum_hours",
+            "morning_medicines",
             "version",
         )
 
@@ -161,6 +172,7 @@ class ProcedureForm(forms.Form):
             "arrival_time": arrival.time().replace(tzinfo=None),
             "sedation": procedure.sedation,
             "fasting_minimum_hours": procedure.fasting_minimum_hours,
+            "morning_medicines": procedure.morning_medicines,
             "version": procedure.version,
         }
 
@@ -193,7 +205,10 @@ class ProcedureForm(forms.Form):
         data = self.cleaned_data
         return {
             key: data[key]
-            for key in ("kind", "location", "scheduled_start", "arrival_at", "sedation", "fasting_minimum_hours")
+            for key in (
+                *("kind", "location", "scheduled_start", "arrival_at", "sedation", "fasting_minimum_hours"),
+                "morning_medicines",
+            )
         }
 
 

@@ -119,6 +119,24 @@ class Location(models.Model):
         help_text=_("How to find the unit once inside: entrance, elevator, floor, desk."),
     )
     directions_es = models.TextField(_("directions (Spanish)"), max_length=1000, blank=True)
+    # Which number to call when: the unit's own while it is open, this one when it is closed.
+    opens_at = models.TimeField(_("day unit opens"), default=dt_time(7, 0))
+    closes_at = models.TimeField(_("day unit closes"), default=dt_time(17, 0))
+    after_hours_phone = models.CharField(
+        _("after-hours phone"),
+        max_length=20,
+        blank=True,
+        validators=[validate_phone],
+        help_text=_("Who answers when the day unit is closed (nights and weekends)."),
+    )
+    # The clinic's own rule for a child who is unwell on the day, as a leaflet would say it.
+    unwell_rule_en = models.TextField(
+        _("if the child is unwell (English)"),
+        max_length=1000,
+        blank=True,
+        help_text=_("What a family should do if the child has a cold, a fever or is vomiting before the visit."),
+    )
+    unwell_rule_es = models.TextField(_("if the child is unwell (Spanish)"), max_length=1000, blank=True)
     nurses = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -148,6 +166,22 @@ class Location(models.Model):
     @property
     def directions(self) -> str:
         return Bilingual.in_language(self, "directions")  # type: ignore[arg-type]
+
+    @property
+    def unwell_rule(self) -> str:
+        return Bilingual.in_language(self, "unwell_rule")  # type: ignore[arg-type]
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether the day unit answers its own phone at `at` (its hours on the clinic's clock, every day).
+
+        Opening and closing at the same time means open all day, as for quiet hours.
+        """
+        clock = at.astimezone(self.tz).time()
+        if self.opens_at == self.closes_at:
+            return True
+        if self.opens_at < self.closes_at:
+            return self.opens_at <= clock < self.closes_at
+        return clock >= self.opens_at or clock < self.closes_at
 
     def at(self, day: dt.date, clock: dt.time, *, strict: bool = False) -> datetime:
         """A wall-clock date and time at this clinic, as an aware datetime: the one way to make one.
@@ -358,6 +392,15 @@ class Procedure(ChoiceLabels, models.Model):
     # On the day: minutes later (or, if negative, earlier) than first booked.
     running_late_minutes = models.IntegerField(_("running late (minutes)"), default=0)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    # The care team's word on the child's usual medicines that morning, as the family reads it.
+    morning_medicines = models.TextField(
+        _("medicines on the morning"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "Which of the child's usual medicines to give that morning (with a sip of water). Shown to the family."
+        ),
+    )
     # The anesthesiologist's exception: a longer fast than the policy for this one child.
     fasting_minimum_hours = models.DecimalField(
         _("longer fast (hours)"),

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from urllib.parse import urlencode
 
 from django import template
+from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from portal import phones
@@ -13,6 +16,8 @@ register = template.Library()
 
 # Education pages that tell a family to call: the number goes right under the text.
 PAGES_THAT_SAY_CALL = frozenset({"after-the-procedure", "risks-and-when-to-call"})
+# Education pages read the days before: what to do if the child is unwell goes under the text.
+PAGES_THAT_ASK_IF_UNWELL = frozenset({"getting-ready"})
 
 
 @register.filter
@@ -69,3 +74,29 @@ def clear_fluids_explained() -> str:
 @register.filter
 def asks_to_call(page: EducationPage) -> bool:
     return page.slug in PAGES_THAT_SAY_CALL
+
+
+@register.filter
+def asks_if_unwell(page: EducationPage) -> bool:
+    return page.slug in PAGES_THAT_ASK_IF_UNWELL
+
+
+@register.filter
+def fahrenheit(celsius: Decimal) -> Decimal:
+    return (Decimal(celsius) * 9 / 5 + 32).quantize(Decimal("0.1"))
+
+
+@register.filter
+def closed_now(location: Location) -> bool:
+    """The day unit is closed at this moment: the after-hours number is the one to call."""
+    return not location.is_open(timezone.now())
+
+
+@register.filter
+def map_url(address: str) -> str:
+    """A maps search for the address: opens the maps app on a phone, a map in any browser.
+
+    Google's Maps URLs (api=1) work on Android, iOS and the web alike; a geo: link opens
+    nothing on an iPhone or a desktop browser.
+    """
+    return "https://www.google.com/maps/search/?" + urlencode({"api": "1", "query": address})

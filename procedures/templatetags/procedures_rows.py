@@ -47,6 +47,22 @@ def _status_badge(status: str, language: str) -> SafeString:
     )
 
 
+@register.filter
+def shift_badge(procedure: Procedure) -> SafeString:
+    """On the day: running late, or started early. Nothing once the procedure is over or cancelled."""
+    return _shift_badge(procedure.running_late_minutes if procedure.is_active else 0, get_language())
+
+
+@_cell
+def _shift_badge(minutes: int, language: str) -> SafeString:
+    if minutes > 0:
+        return format_html('<span class="badge text-bg-warning">{}</span>', gettext("%(n)s min late") % {"n": minutes})
+    if minutes < 0:
+        words = gettext("Started early by %(n)s min") % {"n": -minutes}
+        return format_html('<span class="badge text-bg-info">{}</span>', words)
+    return mark_safe("")
+
+
 # A row's start on the clinic's clock, in one formatting pass instead of a |date or |time filter per part.
 # The value is the clinic-time datetime the row gives (Procedure.local_start); not kept anywhere.
 @register.filter(expects_localtime=True)

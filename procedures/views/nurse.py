@@ -52,7 +52,7 @@ PAGE_SIZE = 25
 LIST_ROW_FIELDS = (
     *("patient", "patient__first_name", "patient__last_name", "patient__mrn"),
     *("location", "location__name", "location__timezone"),
-    *("scheduled_start", "kind", "sedation", "status"),
+    *("scheduled_start", "kind", "sedation", "status", "running_late_minutes"),
 )
 
 

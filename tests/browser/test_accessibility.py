@@ -169,6 +169,8 @@ def _nurse_urls(procedure, guardian) -> list[str]:
     return [
         reverse("nurse:dashboard"),
         reverse("nurse:procedure_list"),
+        reverse("nurse:day_list"),
+        reverse("nurse:day_list") + "?day=tomorrow",
         reverse("nurse:patient_list"),
         reverse("nurse:patient_create"),
         reverse("nurse:patient_detail", args=[patient.pk]),

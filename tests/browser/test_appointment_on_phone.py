@@ -27,7 +27,9 @@ def test_day_arrival_and_place_are_on_the_first_phone_screen(live_server, new_pa
     print(f"360 px phone: date y={date:.0f}, arrival y={arrival:.0f}, place y={place:.0f}, fasting y={fasting:.0f}")
     assert max(date, arrival, place) < PHONE["height"]
     assert max(date, arrival, place) < fasting
-    assert "Park in the Lakeside Ave garage" in parent.locator(".getting-there").inner_text()
+    # The parking note sits beside the address, under the map link, before the phone.
+    where = facts.inner_text()
+    assert where.index("Open in maps") < where.index("Park in the Lakeside Ave garage") < where.index("Phone to call")
     assert parent.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(parent, "appointment-phone")
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from procedures.calendar import alarms
 from procedures.fasting import FastingRules, compute_fasting_plan
 from procedures.models import Location
+from procedures.services import cancel_procedure, update_procedure
 
 from ..factories import ProcedureFactory
 
@@ -183,19 +184,36 @@ def test_the_file_describes_the_clinics_time_zone_across_a_clock_change(client, 
     assert dt.datetime(2026, 11, 1, 7, 30, tzinfo=described).utcoffset() == dt.timedelta(hours=-6)
 
 
-def test_a_changed_appointment_is_a_new_event_with_a_higher_sequence(client, guardian, patient):
+def test_one_event_per_appointment_whose_sequence_rises_on_each_change_and_a_cancel_is_published(
+    client, guardian, patient, nurse
+):
+    # An updated file imported again must replace the event, not add a second one with its own alarms.
     procedure = ProcedureFactory(patient=patient, arrival_at=ARRIVAL, scheduled_start=ARRIVAL + dt.timedelta(hours=1))
-    client.force_login(guardian.user)
 
     def event():
-        body = client.get(reverse("family:calendar", args=[procedure.pk])).content.decode()
-        return icalendar.Calendar.from_ical(body).events[0]
+        response = client.get(reverse("family:calendar", args=[procedure.pk]))
+        assert response.status_code == 200
+        calendar = icalendar.Calendar.from_ical(response.content.decode())
+        assert calendar["METHOD"] == "PUBLISH"
+        (only,) = calendar.events
+        return only
 
-    before = event()
-    assert before.uid == f"procedure-{procedure.pk}-v{procedure.version}@marrow-ready"
-    assert before.sequence == procedure.version
-    procedure.version += 1
-    procedure.save(update_fields=["version"])
-    after = event()
-    assert after.uid == f"procedure-{procedure.pk}-v{procedure.version}@marrow-ready" != before.uid
-    assert after.sequence == before.sequence + 1
+    with time_machine.travel(LONG_AGO, tick=False):
+        client.force_login(guardian.user)
+        first = event()
+        update_procedure(
+            procedure=procedure,
+            changed_by=nurse,
+            scheduled_start=ARRIVAL + dt.timedelta(days=1, hours=1),
+            arrival_at=ARRIVAL + dt.timedelta(days=1),
+        )
+        moved = event()
+        cancel_procedure(procedure=procedure, reason="family asked", cancelled_by=nurse)
+        cancelled = event()
+    assert first.uid == moved.uid == cancelled.uid == f"procedure-{procedure.pk}@marrow-ready"
+    assert first.sequence < moved.sequence < cancelled.sequence
+    assert moved.start == ARRIVAL + dt.timedelta(days=1)
+    assert first["STATUS"] == moved["STATUS"] == "CONFIRMED"
+    assert first.walk("VALARM") and moved.walk("VALARM")
+    assert cancelled["STATUS"] == "CANCELLED"
+    assert cancelled.walk("VALARM") == []  # nothing rings for a visit that will not happen

@@ -72,11 +72,17 @@ def test_editing_parking_in_the_admin_moves_nothing_and_tells_no_one(client, adm
             "parking_es": "Garaje B, nivel 2.",
             "directions_en": "",
             "directions_es": "",
+            "opens_at": "07:00",
+            "closes_at": "17:00",
+            "after_hours_phone": "(312) 555-0199",
+            "unwell_rule_en": "",
+            "unwell_rule_es": "",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     location.refresh_from_db()
     procedure.refresh_from_db()
     assert location.parking_es == "Garaje B, nivel 2."
+    assert location.after_hours_phone == "(312) 555-0199"
     assert procedure.version == version
     assert not Reminder.objects.filter(kind=Kind.CHANGED).exists()

@@ -19,9 +19,17 @@ UTC = dt.UTC
 
 
 def due(procedure, kind, channel="email"):
+    procedure.refresh_from_db()
     return Reminder.objects.get(
         procedure=procedure, kind=kind, channel=channel, procedure_version=procedure.version
     ).due_at
+
+
+def done_two_hours_in(procedure, nurse):
+    """The nurse marks it done two hours after the start, at that moment."""
+    ended = procedure.scheduled_start + dt.timedelta(hours=2)
+    with time_machine.travel(ended, tick=False):
+        return services.mark_done(procedure=procedure, ended_at=ended, done_by=nurse)
 
 
 @pytest.fixture
@@ -37,17 +45,24 @@ def test_scheduling_plans_each_kind_for_each_channel(booked_thursday):
         Kind.CONFIRMATION,
         Kind.FASTING_EVENING,
         Kind.FASTING_MORNING,
-        Kind.AFTERCARE_EVENING,
-        Kind.AFTERCARE_NEXT_DAY,
     }
     assert kinds == {(k, c) for k in expected for c in ("sms", "email")}
 
 
-def test_reminders_are_due_at_the_right_utc_instants(booked_thursday):
+def test_aftercare_is_planned_only_once_the_procedure_is_marked_done(booked_thursday, nurse):
+    aftercare = {Kind.AFTERCARE_EVENING, Kind.AFTERCARE_NEXT_DAY}
+    assert not Reminder.objects.filter(kind__in=aftercare).exists()
+    done_two_hours_in(booked_thursday, nurse)
+    planned = set(Reminder.objects.filter(status=Status.SCHEDULED).values_list("kind", "channel"))
+    assert planned == {(k, c) for k in aftercare for c in ("sms", "email")}
+
+
+def test_reminders_are_due_at_the_right_utc_instants(booked_thursday, nurse):
     p = booked_thursday
     assert due(p, Kind.CONFIRMATION) == dt.datetime(2026, 6, 8, 15, 0, tzinfo=UTC)  # at once
     assert due(p, Kind.FASTING_EVENING) == dt.datetime(2026, 6, 10, 23, 0, tzinfo=UTC)  # 18:00 CDT Wed
     assert due(p, Kind.FASTING_MORNING) == dt.datetime(2026, 6, 11, 10, 30, tzinfo=UTC)  # 05:30 CDT, 1 h before 06:30
+    done_two_hours_in(p, nurse)  # 10:30 CDT Thu
     assert due(p, Kind.AFTERCARE_EVENING) == dt.datetime(2026, 6, 11, 23, 0, tzinfo=UTC)  # 18:00 CDT Thu
     assert due(p, Kind.AFTERCARE_NEXT_DAY) == dt.datetime(2026, 6, 12, 15, 0, tzinfo=UTC)  # 10:00 CDT Fri
 
@@ -65,6 +80,7 @@ def test_spring_forward_sunday(patient, nurse, guardian):
         p = book(patient, nurse, arrival=dt.datetime(2026, 3, 8, 7, 0, tzinfo=CHICAGO))
     assert due(p, Kind.FASTING_EVENING) == dt.datetime(2026, 3, 8, 0, 0, tzinfo=UTC)  # 18:00 CST Sat
     assert due(p, Kind.FASTING_MORNING) == dt.datetime(2026, 3, 8, 10, 0, tzinfo=UTC)  # 05:00 CDT
+    done_two_hours_in(p, nurse)
     assert due(p, Kind.AFTERCARE_EVENING) == dt.datetime(2026, 3, 8, 23, 0, tzinfo=UTC)  # 18:00 CDT Sun
     assert due(p, Kind.AFTERCARE_NEXT_DAY) == dt.datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 10:00 CDT Mon
 
@@ -75,6 +91,7 @@ def test_fall_back_sunday(patient, nurse, guardian):
         p = book(patient, nurse, arrival=dt.datetime(2026, 11, 1, 7, 0, tzinfo=CHICAGO))
     assert due(p, Kind.FASTING_EVENING) == dt.datetime(2026, 10, 31, 23, 0, tzinfo=UTC)  # 18:00 CDT Sat
     assert due(p, Kind.FASTING_MORNING) == dt.datetime(2026, 11, 1, 11, 0, tzinfo=UTC)  # 05:00 CST
+    done_two_hours_in(p, nurse)
     assert due(p, Kind.AFTERCARE_EVENING) == dt.datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # 18:00 CST Sun
     assert due(p, Kind.AFTERCARE_NEXT_DAY) == dt.datetime(2026, 11, 2, 16, 0, tzinfo=UTC)  # 10:00 CST Mon
 
@@ -83,7 +100,7 @@ def test_local_only_gets_no_fasting_reminders(patient, nurse, guardian):
     with time_machine.travel(dt.datetime(2026, 6, 8, 15, 0, tzinfo=UTC), tick=False):
         book(patient, nurse, arrival=dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO), sedation="local")
     kinds = set(Reminder.objects.values_list("kind", flat=True))
-    assert kinds == {Kind.CONFIRMATION, Kind.AFTERCARE_EVENING, Kind.AFTERCARE_NEXT_DAY}
+    assert kinds == {Kind.CONFIRMATION}
 
 
 def test_a_booking_inside_quiet_hours_confirms_at_seven(patient, nurse, guardian):

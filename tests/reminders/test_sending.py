@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import smtplib
+import subprocess
 from unittest import mock
 
 import pytest
@@ -32,7 +34,8 @@ def test_claiming_marks_due_reminders_queued_and_rings_after_commit(booked, djan
     assert set(Reminder.objects.filter(pk__in=ids).values_list("kind", "status")) == {
         (Kind.CONFIRMATION, Status.QUEUED)
     }
-    assert Reminder.objects.filter(status=Status.SCHEDULED).count() == 8
+    # Left for later: the two fasting reminders on each channel (aftercare waits for "done").
+    assert Reminder.objects.filter(status=Status.SCHEDULED).count() == 4
 
 
 def test_the_evening_reminder_reaches_the_outbox_with_clock_times(booked):
@@ -289,6 +292,66 @@ def test_demo_fast_forward_plays_reminders_at_their_due_times(booked, settings, 
     assert morning.created_at == dt.datetime(2026, 6, 11, 10, 30, tzinfo=UTC)
     assert "clear fluids until 6:30 AM" in morning.body
     assert "Wed 10 Jun 18:00 CDT" in capsys.readouterr().out
+
+
+def test_fast_forward_sends_no_aftercare_until_the_procedure_is_marked_done(booked, nurse, settings, capsys):
+    settings.DEBUG = True
+    aftercare = (Kind.AFTERCARE_EVENING, Kind.AFTERCARE_NEXT_DAY)
+    # Still scheduled three days on (never marked done): no "we hope she is resting well".
+    with time_machine.travel(BOOKED_AT, tick=False):
+        call_command("fast_forward_reminders", "--hours", "120")
+    assert not OutboxMessage.objects.filter(reminder__kind__in=aftercare).exists()
+    assert "aftercare" not in capsys.readouterr().out
+    # Marked done at 10:15 on the day: the same evening and the next morning, from the real end.
+    ended = dt.datetime(2026, 6, 11, 15, 15, tzinfo=UTC)
+    with time_machine.travel(ended, tick=False):
+        services.mark_done(procedure=booked, ended_at=ended, done_by=nurse)
+        call_command("fast_forward_reminders", "--hours", "48")
+    sent = OutboxMessage.objects.filter(reminder__kind__in=aftercare, channel="sms")
+    assert sorted((m.reminder.kind, m.created_at) for m in sent) == [
+        (Kind.AFTERCARE_EVENING, dt.datetime(2026, 6, 11, 23, 0, tzinfo=UTC)),  # 6 PM CDT that day
+        (Kind.AFTERCARE_NEXT_DAY, dt.datetime(2026, 6, 12, 15, 0, tzinfo=UTC)),  # 10 AM CDT the next
+    ]
+
+
+def test_fast_forward_writes_links_to_the_port_make_run_serves(booked, settings, tmp_path, monkeypatch, capsys):
+    from reminders.management.commands import fast_forward_reminders
+
+    settings.DEBUG = True
+    served = tmp_path / "site-url"
+    served.write_text("http://127.0.0.1:8123\n")
+    monkeypatch.setattr(fast_forward_reminders, "SERVED_AT", served)
+    monkeypatch.delenv("SITE_URL", raising=False)
+    with time_machine.travel(BOOKED_AT, tick=False):
+        call_command("fast_forward_reminders", "--hours", "72")
+    links = [link for message in OutboxMessage.objects.all() for link in re.findall(r"https?://\S+", message.body)]
+    assert len(links) >= 6
+    assert all(link.startswith("http://127.0.0.1:8123/") for link in links), links
+    assert "Links point to http://127.0.0.1:8123" in capsys.readouterr().out
+
+
+def test_an_explicit_site_url_wins_over_the_served_port(booked, settings, tmp_path, monkeypatch):
+    from reminders.management.commands import fast_forward_reminders
+
+    settings.DEBUG = True
+    settings.SITE_URL = "https://marrow.example.org"
+    served = tmp_path / "site-url"
+    served.write_text("http://127.0.0.1:8123\n")
+    monkeypatch.setattr(fast_forward_reminders, "SERVED_AT", served)
+    monkeypatch.setenv("SITE_URL", "https://marrow.example.org")
+    with time_machine.travel(BOOKED_AT, tick=False):
+        call_command("fast_forward_reminders", "--hours", "72")
+    links = [link for message in OutboxMessage.objects.all() for link in re.findall(r"https?://\S+", message.body)]
+    assert links and all(link.startswith("https://marrow.example.org/") for link in links), links
+
+
+def test_make_run_records_the_address_it_serves(settings):
+    # make -n prints what `make run` would do without doing it.
+    plan = subprocess.run(
+        ["make", "-n", "run", "PORT=8123"], capture_output=True, text=True, check=True, cwd=settings.BASE_DIR
+    ).stdout
+    assert 'echo "http://127.0.0.1:8123" > var/site-url' in plan
+    assert plan.index("var/site-url") < plan.index("runserver 127.0.0.1:8123")
 
 
 def test_fast_forward_refuses_without_debug(booked, settings):

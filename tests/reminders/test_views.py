@@ -106,7 +106,7 @@ def test_language_choice_is_saved(client, guardian, booked):
 def test_nurse_sees_the_reminder_timeline(client, nurse, booked):
     client.force_login(nurse)
     page = client.get(reverse("nurse:procedure_detail", args=[booked.pk])).content.decode()
-    for label in ("Appointment booked", "Fasting, evening before", "Aftercare check-in, next day", "Planned"):
+    for label in ("Appointment booked", "Fasting, evening before", "Fasting, morning of", "Planned"):
         assert label in page
 
 
