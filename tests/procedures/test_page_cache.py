@@ -522,7 +522,7 @@ def test_when_redis_does_not_answer_the_page_is_made(kept_pages, client, guardia
     from redis.exceptions import ConnectionError as RedisDown
 
     client.force_login(guardian.user)
-    with mock.patch.object(type(kept_pages), "get_many", side_effect=RedisDown("Connection refused")):
+    with mock.patch.object(type(kept_pages), "get", side_effect=RedisDown("Connection refused")):
         response = client.get(reverse("family:procedure", args=[procedure.pk]))
     assert response.status_code == 200
     assert procedure.patient.first_name.encode() in response.content
