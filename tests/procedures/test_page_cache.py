@@ -44,13 +44,16 @@ from procedures.models import (
 )
 from reminders.models import Reminder
 
+from ..conftest import state_machine_examples
 from ..factories import GuardianFactory, LocationFactory, PatientFactory, UserFactory
 
 CHICAGO = ZoneInfo("America/Chicago")
 # The evening before the appointments: the night's cut-offs pass while the clock moves.
 START = dt.datetime(2026, 12, 7, 18, 0, tzinfo=CHICAGO)
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
-EXAMPLES = int(os.environ.get("PAGE_CACHE_EXAMPLES", "15"))
+# Sequences run: all under the "full" Hypothesis profile (scripts/full_state_machines.sh), a third
+# in the suite ("ci"); PAGE_CACHE_EXAMPLES=N runs N.
+EXAMPLES = {"full": 15, "ci": 5}
 ran = {"examples": 0, "steps": 0, "pages_compared": 0, "nurse_pages_compared": 0, "mornings": 0, "running_late": 0}
 
 
@@ -372,7 +375,7 @@ def test_random_changes_never_leave_a_kept_page_behind(kept_pages, db, capsys) -
     run_state_machine_as_test(
         KeptPages,
         settings=settings(
-            max_examples=EXAMPLES,
+            max_examples=int(os.environ.get("PAGE_CACHE_EXAMPLES", 0)) or state_machine_examples(**EXAMPLES),
             stateful_step_count=12,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
