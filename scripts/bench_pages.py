@@ -11,6 +11,7 @@ queries one request makes (counted in this process).
     .venv/bin/python scripts/bench_pages.py --reminders 1000 --audit 1000
     .venv/bin/python scripts/bench_pages.py --reminders 100000 --audit 200000
     .venv/bin/python scripts/bench_pages.py --profile --iterations 50 --no-seed
+    PAGE_CACHE=0 .venv/bin/python scripts/bench_pages.py --profile --no-seed --only "nurse dashboard"
 
 --profile runs each page in this process under cProfile instead of gunicorn and wrk, and
 prints where the time goes. DATABASE_URL and REDIS_URL name the database (created if
@@ -674,6 +675,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile in this process instead of serving")
     parser.add_argument("--iterations", type=int, default=50, help="requests per page under --profile")
     parser.add_argument("--top", type=int, default=20, help="lines of each pstats listing under --profile")
+    parser.add_argument("--only", default="", help="under --profile: only the pages whose name contains this")
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE)
@@ -697,7 +699,7 @@ def main() -> None:
     everything = targets()
     pages = [target for target in everything if not target.bare]
     if args.profile:
-        profile(pages, sessions, args.iterations, args.top)
+        profile([page for page in pages if args.only in page.name], sessions, args.iterations, args.top)
         return
     queries = count_queries(everything, sessions)
     print("\nQueries of one request (counted in this process, after a warm-up request):")
