@@ -15,9 +15,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import get_language, gettext, gettext_noop
 
-from portal import links, phones
 from procedures import readiness
-from procedures.models import Location, Procedure, ProcedureStatus, SymptomReport
+from procedures.models import Procedure, ProcedureStatus, SymptomReport
 
 register = template.Library()
 
@@ -134,73 +133,3 @@ def report_summary(report: SymptomReport) -> SafeString:
     if report.notes:
         parts.append(format_html(" “{}”", Truncator(report.notes).chars(200)))
     return mark_safe("".join(conditional_escape(part) for part in parts))  # noqa: S308 - each part escaped
-
-
-# --- The nurse dashboard's rows: one pass each instead of a dozen template nodes -----------------
-
-_BOARD_ROW = (
-    '<tr>\n        <td class="text-nowrap"><a href="{}">{}</a>{}</td>\n        <td>{}</td>\n        <td>{}</td>\n'
-    '        <td>{}</td>\n        <td class="small">{}</td>\n      </tr>'
-)
-_NEW = '<span class="badge text-bg-warning">{}</span> '
-
-
-@register.filter
-def board_row(procedure: Procedure) -> SafeString:
-    """A row of the dashboard's procedures table (procedure annotated by readiness.with_readiness)."""
-    late = ""
-    if procedure.running_late_minutes:
-        words = gettext("%(n)s min late") % {"n": formats.localize(procedure.running_late_minutes)}
-        late = format_html('<br><span class="badge text-bg-warning">{}</span>', words)
-    return format_html(
-        _BOARD_ROW,
-        links.id_url("nurse:procedure_detail", procedure.pk),
-        weekday_and_time(procedure.local_start),
-        late,
-        procedure.patient.full_name,
-        procedure.get_sedation_display(),
-        status_badge(procedure),
-        readiness_list(procedure),
-    )
-
-
-@register.simple_tag
-def board_report(report: SymptomReport, location: Location, since: datetime | None) -> SafeString:
-    """One report on a warning-sign card: new since the last look or not, when, who, what."""
-    new = format_html(_NEW, gettext("New")) if since and report.created_at > since else ""
-    return format_html(
-        "<li>{}<strong>{}</strong> · {} {}: {}</li>",
-        new,
-        date_and_time(location.localize(report.created_at)),
-        gettext("reported by"),
-        report.user.full_name,
-        report_summary(report),
-    )
-
-
-@register.simple_tag
-def board_caller(person: object) -> SafeString:
-    """Whom to call back about a card: a tel: link, or that no mobile number is on file."""
-    number = person.guardian.mobile_number
-    if not number:
-        return format_html("<li>{}: {}</li>", person.full_name, gettext("no mobile number on file"))
-    words = gettext("Call %(name)s: %(number)s") % {"name": person.full_name, "number": phones.display(number)}
-    return format_html(
-        '<li><a class="btn btn-sm btn-light border-danger tel-link call-family" href="tel:{}">{}</a></li>',
-        phones.e164(number),
-        words,
-    )
-
-
-@register.simple_tag
-def board_acknowledged(report: SymptomReport, location: Location) -> SafeString:
-    """A card dealt with in the last day: the child, the signs, who acknowledged it and when."""
-    when = dateformat.time_format(location.localize(report.acknowledged_at), formats.get_format("TIME_FORMAT"))
-    who = report.acknowledged_by.full_name if report.acknowledged_by else ""
-    return format_html(
-        '<li><a href="{}">{}</a>: {} · {}</li>',
-        links.id_url("nurse:procedure_detail", report.procedure_id),
-        report.procedure.patient.full_name,
-        ", ".join(report.flags),
-        gettext("acknowledged by %(who)s at %(when)s") % {"who": who, "when": when},
-    )
