@@ -51,9 +51,12 @@ run: messages
 	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload --skip-checks & pids="$$pids $$!"; \
 	wait -n; status=$$?; kill -TERM $$pids 2>/dev/null; wait; exit $$status
 
+# Tests run in parallel workers (pytest-xdist), each with its own database and Redis database
+# (tests/parallel.py); TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= 4
 test: messages
 	mkdir -p var && rm -f var/test-run.log
-	LOG_FILE=$(CURDIR)/var/test-run.log $(PY) -m pytest
+	LOG_FILE=$(CURDIR)/var/test-run.log $(PY) -m pytest -n $(TEST_WORKERS)
 	$(PY) scripts/check_logs.py var/test-run.log
 
 lint: install

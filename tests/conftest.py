@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlparse
 
+import hypothesis
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
@@ -20,9 +22,22 @@ from django.utils import timezone
 from portal.models import Role
 from procedures.models import Guardian
 
+from . import parallel
 from .factories import GuardianFactory, LocationFactory, PatientFactory, ProcedureFactory, UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Hypothesis profiles. "ci", loaded here, is what `make test` and CI run: each slow state machine with
+# a share of its sequences. "full" runs all of them (scripts/full_state_machines.sh, or `pytest
+# --hypothesis-profile=full`). Both are Hypothesis's defaults otherwise.
+hypothesis.settings.register_profile("ci")
+hypothesis.settings.register_profile("full")
+hypothesis.settings.load_profile("ci")
+
+
+def state_machine_examples(*, full: int, ci: int) -> int:
+    """How many sequences a state machine runs: `full` under the "full" profile, else `ci`."""
+    return full if hypothesis.settings.get_current_profile_name() == "full" else ci
 
 
 def need(reason: str) -> None:
@@ -37,6 +52,67 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI must run the suite on PostgreSQL: set DATABASE_URL.")
     if IN_CI and not django_settings.REDIS_URL:
         raise pytest.UsageError("CI must run the suite with Redis: set REDIS_URL.")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if parallel.is_controller(session.config):
+        parallel.drop_shared_database(django_settings.DATABASES["default"])
+
+
+# --- One database set-up for the run ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings_xdist_suffix(request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL the workers' databases are copies named by django_db_setup; elsewhere pytest-django's names."""
+    if django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        request.getfixturevalue("_xdist_suffix_of_pytest_django")
+
+
+@pytest.fixture(scope="session")
+def _xdist_suffix_of_pytest_django(request: pytest.FixtureRequest) -> None:
+    from pytest_django.fixtures import _set_suffix_to_test_databases
+
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    if worker:
+        _set_suffix_to_test_databases(suffix=worker)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """The test database, migrated once for the whole run.
+
+    Alone, pytest-django's way: create and migrate it, drop it at the end. Under pytest-xdist on
+    PostgreSQL, the first worker migrates it once and every worker takes a copy of its own
+    (CREATE DATABASE ... TEMPLATE, a second), instead of each running every migration.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    postgresql = connection.vendor == "postgresql"
+    with django_db_blocker.unblock():
+        if worker and postgresql:
+            parallel.copy_of_shared_database(connection, worker=worker, run=request.config.workerinput["testrunuid"])
+            databases = None
+        else:
+            databases = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+        if postgresql:
+            parallel.commit_without_waiting_for_disk(connection)
+        fast_flush = postgresql and parallel.can_empty_tables_with_delete(connection)
+    with pytest.MonkeyPatch.context() as patch:
+        if fast_flush:
+            parallel.empty_tables_with_delete(patch)
+        yield
+    with django_db_blocker.unblock():
+        if databases is None:
+            connection.creation.destroy_test_db(verbosity=0)
+        else:
+            teardown_databases(databases, verbosity=0)
 
 
 @pytest.fixture

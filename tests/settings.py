@@ -4,6 +4,12 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 
+from tests.parallel import redis_url_for_worker, worker_number
+
+# Each parallel worker (pytest -n) on its own Redis database, and whatever it starts (Celery workers) too.
+if os.environ.get("REDIS_URL"):
+    os.environ["REDIS_URL"] = redis_url_for_worker(os.environ["REDIS_URL"], worker_number())
+
 from portal.settings import *  # noqa: F403
 
 # The hashed-manifest storage needs collectstatic; tests render templates without it.

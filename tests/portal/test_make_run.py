@@ -77,7 +77,9 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
     before: list[str] = []
-    deadline = time.monotonic() + 45
+    # How long a person might wait; the loop ends as soon as the message is printed. Parallel test
+    # workers on a busy 2-core machine (make test) can take most of a minute to migrate and start.
+    deadline = time.monotonic() + 120
     try:
         # Wait for the first message the portal "sends", to its closing line.
         in_message = False

@@ -44,13 +44,16 @@ from procedures.models import (
 )
 from reminders.models import Reminder
 
+from ..conftest import state_machine_examples
 from ..factories import GuardianFactory, LocationFactory, PatientFactory, UserFactory
 
 CHICAGO = ZoneInfo("America/Chicago")
 # The evening before the appointments: the night's cut-offs pass while the clock moves.
 START = dt.datetime(2026, 12, 7, 18, 0, tzinfo=CHICAGO)
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
-EXAMPLES = int(os.environ.get("PAGE_CACHE_EXAMPLES", "15"))
+# Sequences run: all under the "full" Hypothesis profile (scripts/full_state_machines.sh), a third
+# in the suite ("ci"); PAGE_CACHE_EXAMPLES=N runs N.
+EXAMPLES = {"full": 15, "ci": 5}
 ran = {"examples": 0, "steps": 0, "pages_compared": 0, "nurse_pages_compared": 0, "mornings": 0, "running_late": 0}
 
 
@@ -287,6 +290,14 @@ class KeptPages(RuleBasedStateMachine):
             user = (self.father if by_father else self.mother).user
             readiness.record_page_view(user=user, page=self.pages[page])
 
+    @rule(who=st.sampled_from(["mother", "father", "other", "nurse"]))
+    def signs_in(self, who: str) -> None:
+        """What a login writes to the account (its last_login), as Django's user_logged_in receiver does."""
+        from django.contrib.auth.models import update_last_login
+
+        user = self.nurse if who == "nurse" else getattr(self, who).user
+        update_last_login(None, user)
+
     @rule(opted_out=st.booleans(), sms=st.booleans())
     def other_family_texts(self, opted_out: bool, sms: bool) -> None:
         Guardian.objects.filter(pk=self.other.pk).update(
@@ -364,7 +375,7 @@ def test_random_changes_never_leave_a_kept_page_behind(kept_pages, db, capsys) -
     run_state_machine_as_test(
         KeptPages,
         settings=settings(
-            max_examples=EXAMPLES,
+            max_examples=int(os.environ.get("PAGE_CACHE_EXAMPLES", 0)) or state_machine_examples(**EXAMPLES),
             stateful_step_count=12,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -701,3 +712,77 @@ def test_a_change_committed_while_the_nurse_list_is_made_is_shown_on_the_next_re
     assert (served, b"Committed" in content) == (0, True)
     served, content = _served_count(client, path)
     assert (served, b"Committed" in content) == (1, True)
+
+
+def _all_counters() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT scope, version FROM procedures_pageversion")
+        return dict(cursor.fetchall())
+
+
+def test_a_reread_and_a_sign_in_move_no_counter_and_a_first_read_moves_the_clinics(
+    kept_pages, transactional_db, education_content, nurse, guardian, procedure, held_clock
+):
+    """Families reading during the evening leave the nurse pages kept; a read that changes a count does not.
+
+    Every write commits here, as in production, so the clinics' deferred triggers run as they do there.
+    """
+    from tests.conftest import log_in
+    from tests.factories import PASSWORD
+
+    first, second = [page for page in readiness.education_pages() if not page.steps.exists()][:2]
+    family, care = Client(), Client()
+    assert log_in(family, guardian.user.email, PASSWORD)
+    care.force_login(nurse)
+    lists, home = reverse("nurse:procedure_list"), reverse("family:dashboard")
+    total = readiness.education_pages().count()
+
+    def read(page: EducationPage) -> None:
+        assert family.get(reverse("learn:page", args=[page.slug])).status_code == 200
+
+    read(first)
+    assert f"Pages 1/{total}" in care.get(lists).content.decode()  # made, and kept
+    assert family.get(home).status_code == 200
+    before = _all_counters()
+    assert f"location:{procedure.location_id}" in before
+
+    read(first)  # again: only its last_viewed_at moves
+    family.logout()
+    assert log_in(family, guardian.user.email, PASSWORD)  # last_login moves
+    assert _all_counters() == before
+    assert _served_count(care, lists)[0] == 1
+    assert _served_count(family, home)[0] == 1
+
+    read(second)  # a first read: the checklist's count moves, on the nurse's list and the family's page
+    after = _all_counters()
+    clinic = f"location:{procedure.location_id}"
+    assert after[clinic] > before[clinic]
+    assert after[f"user:{guardian.user_id}"] > before[f"user:{guardian.user_id}"]
+    served, content = _served_count(care, lists)
+    assert (served, f"Pages 2/{total}" in content.decode()) == (0, True)
+    assert _served_count(family, home)[0] == 0
+
+
+def test_a_change_to_a_shown_column_of_a_read_or_an_account_still_moves_the_counters(
+    kept_pages, transactional_db, education_content, nurse, guardian, procedure, held_clock
+):
+    """Only the stamps are left out: any other column of the same rows moves what it moved before."""
+    from procedures.models import PageView
+
+    clinic, family = f"location:{procedure.location_id}", f"user:{guardian.user_id}"
+    user = guardian.user
+    user.full_name = "Alice Renamed"
+    before = _all_counters()
+    user.save()  # every column written, one of them changed
+    renamed = _all_counters()
+    assert renamed[clinic] > before.get(clinic, 0) and renamed[family] > before.get(family, 0)
+    user.save()  # every column written again, none changed
+    assert _all_counters() == renamed
+
+    first, second = readiness.education_pages()[:2]
+    seen = PageView.objects.create(user=user, page=first)
+    read = _all_counters()
+    seen.page = second
+    seen.save()  # the read now counts for another page
+    moved = _all_counters()
+    assert moved[clinic] > read[clinic] and moved[family] > read[family]
