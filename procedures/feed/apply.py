@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from portal.models import AuditAction, AuditEvent, Role
 from procedures import services
@@ -167,6 +167,9 @@ class _Run:
             clinic=clinic,
         )
         if not form.is_valid():
+            if Patient.objects.filter(mrn__iexact=data.mrn).exists():
+                # Another message created this child after our look-up: a clash, which intake applies once more.
+                raise IntegrityError(f"MRN {data.mrn} was created meanwhile")
             raise NotApplied(_form_errors(form, f"New child {data.mrn}"))
         patient = form.save()
         self.audit(kind="patient", pk=patient.pk, patient_id=patient.pk)
