@@ -67,7 +67,7 @@ def _limit(provider: str) -> int:
 
 def _key(provider: str) -> str:
     # Twilio counts per account; the mail relay per the server we send through.
-    account = settings.TWILIO_ACCOUNT_SID if provider == "twilio" else settings.EMAIL_HOST
+    account = settings.TWILIO_ACCOUNT_SID if provider == "twilio" else f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
     return f"marrow-ready:provider-calls:{provider}:{account}"
 
 
@@ -80,7 +80,8 @@ def take(provider: str, wanted: int, *, seconds: float | None = None) -> list[st
 
 
 def give_back(provider: str, leases: list[str]) -> None:
-    _client(settings.REDIS_URL).zrem(_key(provider), *leases)
+    if leases:  # ZREM with no member is an error, not a no-op
+        _client(settings.REDIS_URL).zrem(_key(provider), *leases)
 
 
 def _pause() -> None:

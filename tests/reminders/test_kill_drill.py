@@ -158,7 +158,10 @@ def sweep_until_settled(world: dict, ids: list[int], seconds: float = 60) -> Non
 
 
 def hold_every_slot() -> dict[str, list[str]]:
-    return {provider: slots.take(provider, 2, seconds=120) for provider in ("twilio", "email")}
+    held = {provider: slots.take(provider, 2, seconds=120) for provider in ("twilio", "email")}
+    # The drill means nothing if a slot was still free (another test's leases, say, left in this Redis database).
+    assert all(len(leases) == 2 for leases in held.values()), held
+    return held
 
 
 def give_back(held: dict[str, list[str]]) -> None:
