@@ -59,3 +59,22 @@ def wait_for(condition: Callable[[], bool], seconds: float = 60) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def wait_while_progressing(
+    condition: Callable[[], bool], progress: Callable[[], object], stall: float = 60, limit: float = 900
+) -> bool:
+    """Wait for `condition` for as long as `progress()` keeps changing: fail only after `stall` seconds
+    with no change (a stuck worker), or after `limit` in all. A busy machine makes work slow, not stuck."""
+    hard = time.monotonic() + limit
+    last, moved = progress(), time.monotonic()
+    while time.monotonic() < hard:
+        if condition():
+            return True
+        now = progress()
+        if now != last:
+            last, moved = now, time.monotonic()
+        elif time.monotonic() - moved > stall:
+            return False
+        time.sleep(0.2)
+    return False

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from reminders import dispatch, http, recovery, tasks
 from reminders.models import AttemptOutcome, DeliveryAttempt, Kind, OutboxMessage, Reminder, Status
-from tests.workers import start_worker, stop, wait_for
+from tests.workers import start_worker, stop, wait_for, wait_while_progressing
 
 from .conftest import payload
 
@@ -96,7 +96,8 @@ def test_worker_killed_mid_batch_and_restarted(due_setup, redis_url, queue):
         sweep_as_if_later(queue)
         while dispatch.claim_due(enqueue=ring(queue)):  # beat keeps running
             pass
-        assert wait_for(lambda: not Reminder.objects.filter(pk__in=ids, status__in=["queued", "sending"]).exists(), 90)
+        waiting = Reminder.objects.filter(pk__in=ids, status__in=["queued", "sending"])
+        assert wait_while_progressing(lambda: not waiting.exists(), waiting.count)
     finally:
         print(stop(second)[-2000:])
     assert_each_sent_exactly_once(ids)
