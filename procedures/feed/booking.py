@@ -12,6 +12,7 @@ class Action(enum.StrEnum):
     UPDATE = "update"
     CANCEL = "cancel"
     NO_SHOW = "no_show"
+    COMPLETE = "complete"
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,24 @@ class Booking:
     start: datetime | None = None
     location_code: str = ""
     service_code: str = ""
+    # Every code the message names the service by, with the field it came in ("AIS-3", "SCH-8"...);
+    # the sending system's order decides which is read first. Empty: `service_code` alone.
+    service_candidates: tuple[tuple[str, str], ...] = ()
+    # SCH-1; the appointment's key when the message has no filler id (SCH-2).
+    placer_id: str = ""
+    # The arrival time the sender gives, when it gives one.
+    arrival: datetime | None = None
+    filler_status: str = ""  # SCH-25 as sent, for the record
     child: ChildData | None = None
     guardians: list[GuardianData] = field(default_factory=list)
     # A FHIR Patient's own id, so a later Appointment may refer to it.
     child_resource_id: str = ""
     note: str = ""  # the reason a cancellation gives, when it gives one
+
+    @property
+    def appointment_id(self) -> str:
+        """The id the appointment is known by: the filler's, else the placer's."""
+        return self.filler_id or self.placer_id
 
 
 class NotApplied(Exception):

@@ -174,42 +174,151 @@ def _child(pid: hl7.Segment | None) -> ChildData | None:
     )
 
 
-def _phone(nk1: hl7.Segment, rep: int) -> str:
+@dataclass
+class _Telecoms:
+    emails: list[str]
+    mobiles: list[str]
+    phones: list[str]
+
+
+def _telecoms(segment: hl7.Segment | None, field: int) -> _Telecoms:
+    """An XTN field's repeats (PID-13, PID-14, PID-40, NK1-5): emails, mobiles, other phones.
+
+    An email is one with use code NET (Table 0201) or equipment Internet / X.400 (Table 0202),
+    in XTN-4; older engines put it, or the phone number, in XTN-1.
+    """
+    found = _Telecoms([], [], [])
+    for rep in range(1, _repeats(segment, field) + 1):
+        use, equipment = _get(segment, field, rep, 2).upper(), _get(segment, field, rep, 3).upper()
+        address = _get(segment, field, rep, 4) or _get(segment, field, rep, 1)
+        if use == "NET" or equipment in ("INTERNET", "X.400") or "@" in address:
+            if "@" in address:
+                found.emails.append(address)
+            continue
+        number = _number(segment, field, rep)
+        if not number:
+            continue
+        (found.mobiles if equipment == "CP" or use == "PRS" else found.phones).append(number)
+    return found
+
+
+def _number(segment: hl7.Segment | None, field: int, rep: int) -> str:
     # XTN: unformatted (12), or country (5) + area (6) + local (7), or the old free text (1).
-    if unformatted := _get(nk1, 5, rep, 12):
+    if unformatted := _get(segment, field, rep, 12):
         return unformatted
-    area, local = _get(nk1, 5, rep, 6), _get(nk1, 5, rep, 7)
+    area, local = _get(segment, field, rep, 6), _get(segment, field, rep, 7)
     if area and local:
-        return f"+{_get(nk1, 5, rep, 5) or '1'}{area}{local}"
-    return _get(nk1, 5, rep, 1)
+        return f"+{_get(segment, field, rep, 5) or '1'}{area}{local}"
+    return _get(segment, field, rep, 1)
 
 
 def _guardian(nk1: hl7.Segment) -> GuardianData:
-    mobile = email = ""
-    for rep in range(1, _repeats(nk1, 5) + 1):
-        use, equipment = _get(nk1, 5, rep, 2).upper(), _get(nk1, 5, rep, 3).upper()
-        if use == "NET" or equipment == "INTERNET" or "@" in _get(nk1, 5, rep, 4):
-            email = email or _get(nk1, 5, rep, 4) or _get(nk1, 5, rep, 1)
-        elif equipment == "CP" and not mobile:
-            mobile = _phone(nk1, rep)
+    telecoms = _telecoms(nk1, 5)
     given, family = _get(nk1, 2, 1, 2), _get(nk1, 2, 1, 1)
     return GuardianData(
         full_name=" ".join(part for part in (given, family) if part),
         relationship=_get(nk1, 3, 1, 2) or _get(nk1, 3, 1, 1),
-        mobile=mobile,
-        email=email,
+        mobile=telecoms.mobiles[0] if telecoms.mobiles else "",
+        email=telecoms.emails[0] if telecoms.emails else "",
     )
 
 
-def _start(message: hl7.Message, tz: zoneinfo.ZoneInfo) -> dt.datetime | None:
-    # AIS-4 (v2.4+), else AIL-6, else SCH-11.4 (the older timing quantity).
-    for name, field, comp in (("AIS", 4, 1), ("AIL", 6, 1), ("SCH", 11, 4)):
+def _guardians(message: hl7.Message, pid: hl7.Segment | None, child: ChildData | None) -> list[GuardianData]:
+    """NK1 contacts, then the family's own contacts from PID-13/PID-14/PID-40 (a child's are its family's).
+
+    SIU^S12 has no NK1 in many engines' structures: the email then comes in PID-13. When the
+    message names exactly one NK1 without an email, the PID email is taken as that person's.
+    """
+    guardians = [_guardian(nk1) for nk1 in _all(message, "NK1")]
+    emails: list[str] = []
+    mobiles: list[str] = []
+    for field in (13, 40, 14):
+        telecoms = _telecoms(pid, field)
+        emails += telecoms.emails
+        mobiles += telecoms.mobiles
+    known = {guardian.email.lower() for guardian in guardians if guardian.email}
+    emails = list(dict.fromkeys(email for email in emails if email.lower() not in known))
+    if not emails:
+        return guardians
+    without = [number for number, guardian in enumerate(guardians) if not guardian.email]
+    if len(guardians) == 1 and without:
+        only = guardians[0]
+        guardians[0] = GuardianData(
+            full_name=only.full_name,
+            relationship=only.relationship,
+            mobile=only.mobile or (mobiles[0] if mobiles else ""),
+            email=emails.pop(0),
+        )
+    name = f"{child.first_name} {child.last_name}".strip() if child else ""
+    for email in emails:
+        guardians.append(
+            GuardianData(
+                full_name=f"Family of {name}" if name else email.split("@")[0],
+                mobile=mobiles[0] if mobiles else "",
+                email=email,
+            )
+        )
+    return guardians
+
+
+# SCH-25 filler status (HL7 Table 0278, and "Arrived", which engines add) for S12-S14.
+# A status says more than the trigger: an S14 whose SCH-25 is Cancelled cancels.
+FILLER_STATUS: dict[str, Action] = {
+    "CANCELLED": Action.CANCEL,
+    "CANCELED": Action.CANCEL,
+    "DELETED": Action.CANCEL,
+    "DC": Action.CANCEL,
+    "DISCONTINUED": Action.CANCEL,
+    "NOSHOW": Action.NO_SHOW,
+    "NO SHOW": Action.NO_SHOW,
+    "NO-SHOW": Action.NO_SHOW,
+    "COMPLETE": Action.COMPLETE,
+    "COMPLETED": Action.COMPLETE,
+}
+
+
+def _action(header: Header, status: str) -> Action:
+    action = TRIGGERS[header.trigger]
+    if action in (Action.BOOK, Action.UPDATE):
+        return FILLER_STATUS.get(status.upper(), action)
+    return action
+
+
+# Where the start may be: AIS-4 (v2.4+), AIL-6, AIG-8, AIP-6, TQ1-7 (v2.6+), SCH-11.4 (the older TQ).
+START_FIELDS = (("AIS", 4, 1), ("AIL", 6, 1), ("AIG", 8, 1), ("AIP", 6, 1), ("TQ1", 7, 1), ("SCH", 11, 4))
+
+
+def _field_spec(spec: str) -> tuple[str, int, int]:
+    name, _, rest = spec.partition("-")
+    field, _, comp = rest.partition(".")
+    return name, int(field), int(comp or 1)
+
+
+def _start(message: hl7.Message, tz: zoneinfo.ZoneInfo, *, skip: str = "") -> dt.datetime | None:
+    for name, field, comp in START_FIELDS:
+        if skip and (name, field, comp) == _field_spec(skip):
+            continue
         if value := _get(_first(message, name), field, 1, comp):
             return parse_time(value, tz, what=f"{name}-{field} start")
     return None
 
 
-def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> Booking:
+def _arrival(message: hl7.Message, tz: zoneinfo.ZoneInfo, spec: str) -> dt.datetime | None:
+    if not spec:
+        return None
+    name, field, comp = _field_spec(spec)
+    value = _get(_first(message, name), field, 1, comp)
+    return parse_time(value, tz, what=f"{spec} arrival") if value else None
+
+
+def _services(message: hl7.Message, sch: hl7.Segment) -> tuple[tuple[str, str], ...]:
+    """The codes the message names the service by: each AIS-3, then SCH-8 (type) and SCH-7 (reason)."""
+    found = [("AIS-3", _get(ais, 3, 1, 1) or _get(ais, 3, 1, 2)) for ais in _all(message, "AIS")]
+    found += [("SCH-8", _get(sch, 8, 1, 1) or _get(sch, 8, 1, 2)), ("SCH-7", _get(sch, 7, 1, 1) or _get(sch, 7, 1, 2))]
+    return tuple((where, code) for where, code in found if code)
+
+
+def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo, *, arrival_field: str = "") -> Booking:
     """The booking a decoded SIU message carries; NotTaken / NotApplied when it cannot be read."""
     if header.message_type != "SIU" or header.trigger not in TRIGGERS:
         raise NotTaken(f"{header.type_name or 'This message type'} is not taken here: send SIU S12-S15, S17 or S26.")
@@ -224,26 +333,33 @@ def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> Booking:
     sch = _first(message, "SCH")
     if sch is None:
         raise NotApplied("The SCH segment is missing.")
-    filler = _get(sch, 2, 1, 1)
-    if not filler:
-        raise NotApplied("SCH-2 (filler appointment id) is empty.")
-    action = TRIGGERS[header.trigger]
+    filler, placer = _get(sch, 2, 1, 1), _get(sch, 1, 1, 1)
+    if not filler and not placer:
+        raise NotApplied("SCH-1 (placer appointment id) and SCH-2 (filler appointment id) are both empty.")
+    status = _get(sch, 25, 1, 1) or _get(sch, 25, 1, 2)
+    action = _action(header, status)
     pid = _first(message, "PID")
     if pid is None and action in (Action.BOOK, Action.UPDATE):
         raise NotApplied("The PID segment (the patient) is missing.")
     child = _child(pid)
     if child is not None and not child.mrn:
         raise NotApplied("PID-3 has no medical record number.")
+    services = _services(message, sch)
+    booking = action in (Action.BOOK, Action.UPDATE)
     return Booking(
         action=action,
         filler_id=filler,
+        placer_id=placer,
         message_at=parse_time(header.message_time, tz, what="MSH-7 message time"),
-        start=_start(message, tz) if action in (Action.BOOK, Action.UPDATE) else None,
+        start=_start(message, tz, skip=arrival_field) if booking else None,
+        arrival=_arrival(message, tz, arrival_field) if booking else None,
         location_code=_get(_first(message, "AIL"), 3, 1, 1),
-        service_code=_get(_first(message, "AIS"), 3, 1, 1),
+        service_code=services[0][1] if services else "",
+        service_candidates=services,
         child=child,
-        guardians=[_guardian(nk1) for nk1 in _all(message, "NK1")],
+        guardians=_guardians(message, pid, child),
         note=_get(sch, 6, 1, 2) or _get(sch, 6, 1, 1),
+        filler_status=status,
     )
 
 

@@ -50,7 +50,8 @@ def receive_hl7(raw: bytes, *, peer: str = "") -> bytes:
         _finish(message, Outcome(MessageStatus.REJECTED, exc.reason))
         return hl7v2.ack(hl7v2.Header(), "AR", exc.reason)
     outcome = process_hl7(message, header)
-    return hl7v2.ack(header, ACK_CODES[outcome.status], outcome.reason)
+    # Notes go back too: an AA may say that no one could be invited.
+    return hl7v2.ack(header, ACK_CODES[outcome.status], " ".join([outcome.reason, *outcome.notes]).strip())
 
 
 def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> Outcome:
@@ -73,9 +74,15 @@ def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> 
         )
         return _finish(message, Outcome(MessageStatus.REJECTED, reason))
     message.system = system
+    if not system.takes_processing_id(header.processing_id):
+        reason = (
+            f"MSH-11 processing id “{header.processing_id}” was sent to {system}, which is set up as "
+            f"{system.get_processing_mode_display()}: a test message is never applied to live data, nor the reverse."
+        )
+        return _finish(message, Outcome(MessageStatus.REJECTED, reason))
 
     def read() -> Booking:
-        return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz)
+        return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz, arrival_field=system.arrival_field)
 
     return apply_stored(message, system, read)
 
@@ -90,7 +97,7 @@ def _apply_stored(message: InboundMessage, system: SendingSystem, read: Callable
     try:
         booking = read()
         message.message_at = booking.message_at
-        message.filler_id = booking.filler_id[:120]
+        message.filler_id = booking.appointment_id[:120]
         if _is_resend(message):
             outcome = Outcome(MessageStatus.UNCHANGED, "Already applied: this is a resend of the same message.")
         else:

@@ -20,7 +20,7 @@ from portal.client import client_ip
 
 from .fhir import outcome_json, process_fhir
 from .intake import try_again
-from .models import ApiToken, InboundMessage, MessageStatus, Protocol
+from .models import ApiToken, InboundMessage, MessageStatus, Protocol, children_without_guardian
 
 PAGE_SIZE = 25
 
@@ -34,7 +34,8 @@ def _visible(request: HttpRequest) -> Any:
 def message_list(request: HttpRequest) -> HttpResponse:
     queue = _visible(request).to_fix().defer("raw").order_by("received_at", "pk")
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "feed/message_list.html", {"page": page, "query": ""})
+    lonely = list(children_without_guardian(request.user)[:PAGE_SIZE])
+    return render(request, "feed/message_list.html", {"page": page, "query": "", "without_guardian": lonely})
 
 
 @audited(InboundMessage, patient="procedure__patient_id")
