@@ -16,7 +16,7 @@ from procedures import services
 from procedures.forms.nurse import GuardianForm, PatientForm
 from procedures.models import Feeding, Location, Patient, Procedure
 
-from .booking import Action, Booking, ChildData, GuardianData, NotApplied
+from .booking import Action, Booking, ChildData, Err, GuardianData, NotApplied
 from .models import (
     ExternalAppointment,
     ExternalPatient,
@@ -40,6 +40,7 @@ class Outcome:
     settled: bool = False
     created: bool = False
     notes: list[str] = field(default_factory=list)
+    error: Err | None = None  # HL7 Table 0357, for the ACK's ERR-3
 
 
 def _errors(exc: ValidationError) -> str:
@@ -93,12 +94,14 @@ class _Run:
             if found is None:
                 raise NotApplied(
                     f"Location code “{code}” has no clinic for {self.system}. "
-                    "An administrator can add it under Location codes, then try again."
+                    "An administrator can add it under Location codes, then try again.",
+                    Err.TABLE,
                 )
             if not self.system.clinics.filter(pk=found.location_id).exists():
                 where = f" The procedure stays at {current.location}." if current is not None else ""
                 raise NotApplied(
-                    f"Location code “{code}” is {found.location}, a clinic {self.system} does not book for.{where}"
+                    f"Location code “{code}” is {found.location}, a clinic {self.system} does not book for.{where}",
+                    Err.TABLE,
                 )
             return found.location
         if current is not None:
@@ -107,7 +110,8 @@ class _Run:
         if len(clinics) == 1:
             return clinics[0]
         raise NotApplied(
-            "No location code (AIL-3 or the Appointment's Location) and the system serves several clinics."
+            "No location code (AIL-3 or the Appointment's Location) and the system serves several clinics.",
+            Err.REQUIRED,
         )
 
     def service(self, current: Procedure | None) -> tuple[str, str]:
@@ -130,13 +134,15 @@ class _Run:
             named = ", ".join(f"{where} “{code}”" if where else f"“{code}”" for where, code in candidates)
             raise NotApplied(
                 f"Service code {named} has no procedure for {self.system}. "
-                "An administrator can add it under Service codes, then try again."
+                "An administrator can add it under Service codes, then try again.",
+                Err.TABLE,
             )
         if current is not None:
             return current.kind, current.sedation
         raise NotApplied(
             f"No service code ({self.system.service_order.replace(' ', ', ')} or Appointment.serviceType): "
-            "which procedure is it?"
+            "which procedure is it?",
+            Err.REQUIRED,
         )
 
     # --- the child and the family -------------------------------------------------------
@@ -144,13 +150,14 @@ class _Run:
     def child(self, clinic: Location) -> Patient:
         data = self.booking.child
         if data is None:
-            raise NotApplied("The patient (PID or Patient) is missing.")
+            raise NotApplied("The patient (PID or Patient) is missing.", Err.SEGMENT)
         link = ExternalPatient.objects.select_related("patient").filter(system=self.system, mrn=data.mrn).first()
         if link is None:
             patient = Patient.objects.filter(mrn__iexact=data.mrn).first()
             if patient is not None and not self.system.clinics.filter(pk=patient.location_id).exists():
                 raise NotApplied(
-                    f"MRN {data.mrn} belongs to a child cared for at a clinic {self.system} does not book for."
+                    f"MRN {data.mrn} belongs to a child cared for at a clinic {self.system} does not book for.",
+                    Err.DUPLICATE_KEY,
                 )
             if patient is None:
                 patient = self._new_child(data, clinic)
@@ -254,7 +261,8 @@ class _Run:
         except services.GuardianConflict:
             raise NotApplied(
                 f"{data.email} belongs to a staff account or cannot be linked to this child; "
-                "a nurse can add the family by hand."
+                "a nurse can add the family by hand.",
+                Err.DUPLICATE_KEY,
             ) from None
         self.audit(kind="guardian", pk=result.guardian.pk, patient_id=patient.pk)
 
@@ -266,12 +274,15 @@ class _Run:
         kind, sedation = self.service(current)
         start = self.booking.start or (current.scheduled_start if current else None)
         if start is None:
-            raise NotApplied("No start time (AIS-4, AIL-6, AIG-8, AIP-6, TQ1-7 or SCH-11.4; Appointment.start).")
+            raise NotApplied(
+                "No start time (AIS-4, AIL-6, AIG-8, AIP-6, TQ1-7 or SCH-11.4; Appointment.start).", Err.REQUIRED
+            )
         arrival = self.arrival(start, current)
         patient = self.child(clinic)
         if current is not None and current.patient_id != patient.pk:
             raise NotApplied(
-                f"Appointment {appointment.their_id} is booked here for another child (MRN {current.patient.mrn})."
+                f"Appointment {appointment.their_id} is booked here for another child (MRN {current.patient.mrn}).",
+                Err.DUPLICATE_KEY,
             )
         try:
             if current is None:
@@ -324,7 +335,9 @@ class _Run:
     def complete(self, appointment: ExternalAppointment) -> Outcome:
         current = appointment.procedure
         if current is None:
-            raise NotApplied(f"Appointment {appointment.their_id} is reported complete but was never booked here.")
+            raise NotApplied(
+                f"Appointment {appointment.their_id} is reported complete but was never booked here.", Err.UNKNOWN_KEY
+            )
         if not current.is_active:
             return Outcome(
                 MessageStatus.UNCHANGED, f"Already {current.get_status_display().lower()} here.", current, settled=True
@@ -393,7 +406,15 @@ def apply_booking(*, system: SendingSystem, booking: Booking, message: InboundMe
         )
         if booking.filler_id and not appointment.filler_id:
             appointment.filler_id = booking.filler_id[:120]
-        if not appointment.is_newer(booking.message_at):
+        if not appointment.is_newer(booking.message_at, booking.action):
+            if booking.message_at == appointment.last_message_at:
+                return Outcome(
+                    MessageStatus.UNCHANGED,
+                    f"A booking stamped {_local(system, booking.message_at)}, the same time as the change already "
+                    f"applied for appointment {booking.appointment_id}: a booking comes before its changes, so "
+                    "nothing changed.",
+                    appointment.procedure,
+                )
             return Outcome(
                 MessageStatus.UNCHANGED,
                 f"Older ({_local(system, booking.message_at)}) than the last message applied for appointment "
@@ -406,7 +427,8 @@ def apply_booking(*, system: SendingSystem, booking: Booking, message: InboundMe
             else:
                 raise NotApplied(
                     f"Appointment {booking.appointment_id} was cancelled by an earlier message; it is not booked "
-                    "again. Book it again under a new appointment id."
+                    "again. Book it again under a new appointment id.",
+                    Err.DUPLICATE_KEY,
                 )
         elif booking.action in (Action.CANCEL, Action.NO_SHOW):
             outcome = run.cancel(appointment)
@@ -415,6 +437,7 @@ def apply_booking(*, system: SendingSystem, booking: Booking, message: InboundMe
         else:
             outcome = run.book(appointment)
         appointment.last_message_at = booking.message_at
+        appointment.last_action = "update" if booking.action == Action.UPDATE else str(booking.action)
         appointment.save()
     outcome.notes = run.notes
     return outcome

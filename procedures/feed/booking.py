@@ -60,17 +60,33 @@ class Booking:
         return self.filler_id or self.placer_id
 
 
+class Err(enum.StrEnum):
+    """HL7 Table 0357 (message error condition), sent in ERR-3. 207 only for our own faults."""
+
+    SEGMENT = "100^Segment sequence error"  # a required segment missing or out of place
+    REQUIRED = "101^Required field missing"
+    DATA_TYPE = "102^Data type error"  # not a date, or a date and time this booking cannot have
+    TABLE = "103^Table value not found"  # a code (MSH-3/4, MSH-18, AIL-3, AIS-3...) with no entry here
+    MESSAGE_TYPE = "200^Unsupported message type"
+    EVENT = "201^Unsupported event code"
+    PROCESSING_ID = "202^Unsupported processing id"
+    UNKNOWN_KEY = "204^Unknown key identifier"  # a change to an appointment or child we do not know
+    DUPLICATE_KEY = "205^Duplicate key identifier"  # an id already used for another child or booking
+    LOCKED = "206^Application record locked"
+    INTERNAL = "207^Application internal error"
+
+
 class NotApplied(Exception):
     """A message we take that cannot be applied now (HL7 AE): the reason is for the sender and the nurse."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: Err = Err.DATA_TYPE) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.code = reason, code
 
 
 class NotTaken(Exception):
     """A message we do not take at all (HL7 AR)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: Err = Err.MESSAGE_TYPE) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.code = reason, code

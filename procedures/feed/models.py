@@ -266,6 +266,8 @@ class ExternalAppointment(models.Model):
     placer_id = models.CharField(_("placer appointment id"), max_length=120, blank=True)
     procedure = models.ForeignKey(Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     last_message_at = models.DateTimeField(_("time of the last applied message"), null=True, blank=True)
+    # What that message asked (booking.Action): for the tie-break of messages stamped the same moment.
+    last_action = models.CharField(_("what the last applied message asked"), max_length=12, blank=True)
     cancelled = models.BooleanField(_("cancelled there"), default=False)
 
     class Meta:
@@ -289,8 +291,19 @@ class ExternalAppointment(models.Model):
     def their_id(self) -> str:
         return self.filler_id or self.placer_id
 
-    def is_newer(self, message_at: datetime) -> bool:
-        return self.last_message_at is None or message_at >= self.last_message_at
+    def is_newer(self, message_at: datetime, action: str = "") -> bool:
+        """Whether a message stamped `message_at` comes after the last one applied.
+
+        Engines stamp MSH-7 to the minute (Corepoint, athena), so ties are common. Within one
+        timestamp messages apply in the order they arrive, except that a booking (S12) never
+        undoes a change (S13/S14) of the same moment: a booking comes before its changes. An
+        S12 for an appointment already known, with a later timestamp, is applied as an update.
+        """
+        if self.last_message_at is None or message_at > self.last_message_at:
+            return True
+        if message_at < self.last_message_at:
+            return False
+        return not (action == "book" and self.last_action == "update")
 
 
 class Protocol(models.TextChoices):
@@ -332,6 +345,8 @@ class InboundMessage(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     procedure = models.ForeignKey(Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The same bytes sent again under the same control id, while this row waits: folded into it.
+    resends = models.PositiveIntegerField(_("sent again"), default=0)
     handled_at = models.DateTimeField(_("last handled"), null=True, blank=True)
 
     objects = InboundMessageQuerySet.as_manager()
@@ -355,5 +370,7 @@ class InboundMessage(models.Model):
         """The raw message for reading: one segment per line, undecodable bytes shown as escapes."""
         data = bytes(self.raw)
         if self.protocol == Protocol.HL7:
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            from .hl7v2 import readable
+
+            return readable(data).replace("\r", "\n")
         return data.decode("utf-8", errors="backslashreplace")
