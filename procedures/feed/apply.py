@@ -16,7 +16,7 @@ from procedures import services
 from procedures.forms.nurse import GuardianForm, PatientForm
 from procedures.models import Feeding, Location, Patient, Procedure
 
-from .booking import Action, Booking, ChildData, Err, GuardianData, NotApplied
+from .booking import Action, Booking, ChildData, Err, GuardianData, NotApplied, PatientEvent
 from .models import (
     ExternalAppointment,
     ExternalPatient,
@@ -152,6 +152,8 @@ class _Run:
         if data is None:
             raise NotApplied("The patient (PID or Patient) is missing.", Err.SEGMENT)
         link = ExternalPatient.objects.select_related("patient").filter(system=self.system, mrn=data.mrn).first()
+        if link is None and data.prior_mrns:
+            link = self.relink(data)
         if link is None:
             patient = Patient.objects.filter(mrn__iexact=data.mrn).first()
             if patient is not None and not self.system.clinics.filter(pk=patient.location_id).exists():
@@ -170,6 +172,54 @@ class _Run:
         self._update_child(link.patient, data)
         self._add_guardians(link.patient)
         return link.patient
+
+    def relink(self, data: ChildData) -> ExternalPatient | None:
+        """A child known here by a prior id (a merge, or an SIU carrying both): the same child, now
+        known by its new MRN too. The prior id stays linked, so late messages with it still find it."""
+        prior = (
+            ExternalPatient.objects.select_related("patient")
+            .filter(system=self.system, mrn__in=data.prior_mrns)
+            .order_by("pk")
+            .first()
+        )
+        if prior is None:
+            return None
+        patient = prior.patient
+        if Patient.objects.filter(mrn__iexact=data.mrn).exclude(pk=patient.pk).exists():
+            raise NotApplied(
+                f"MRN {data.mrn} and prior id {prior.mrn} are two children here; a nurse must decide "
+                "whether they are the same child.",
+                Err.DUPLICATE_KEY,
+            )
+        link = ExternalPatient.objects.create(system=self.system, mrn=data.mrn, patient=patient)
+        if patient.mrn.lower() == prior.mrn.lower():
+            self._save_child(patient, {"mrn": data.mrn}, data.mrn)
+        self.notes.append(f"MRN {prior.mrn} is now {data.mrn}: the same child.")
+        return ExternalPatient.objects.select_related("patient").get(pk=link.pk)
+
+    def patient_event(self, event: PatientEvent) -> Outcome:
+        data = event.child
+        link = ExternalPatient.objects.select_related("patient").filter(system=self.system, mrn=data.mrn).first()
+        if link is not None and event.merge:
+            other = ExternalPatient.objects.filter(system=self.system, mrn__in=data.prior_mrns).exclude(
+                patient=link.patient
+            )
+            if other.exists():
+                raise NotApplied(
+                    f"MRN {data.mrn} and prior id {other.first().mrn} are two children here; a nurse must "
+                    "decide whether they are the same child.",
+                    Err.DUPLICATE_KEY,
+                )
+        if link is None and data.prior_mrns:
+            link = self.relink(data)
+        if link is None:
+            # Hospitals send ADT for every patient: one never booked here is none of our business.
+            return Outcome(MessageStatus.UNCHANGED, f"MRN {data.mrn} is not a child booked here: nothing to change.")
+        self._update_child(link.patient, data)
+        self._add_guardians(link.patient)
+        if not self.changed and not self.notes:
+            return Outcome(MessageStatus.UNCHANGED, "Same as already known.")
+        return Outcome(MessageStatus.APPLIED)
 
     def _child_form(self, data: dict[str, Any], *, instance: Patient | None, clinic: Location) -> PatientForm:
         form = PatientForm(data, instance=instance, user=self.actor)
@@ -211,6 +261,9 @@ class _Run:
         changed = {name: value for name, value in sent.items() if value and getattr(patient, name) != value}
         if not changed:
             return
+        self._save_child(patient, changed, data.mrn)
+
+    def _save_child(self, patient: Patient, changed: dict[str, Any], mrn: str) -> None:
         current = {
             "first_name": patient.first_name,
             "last_name": patient.last_name,
@@ -225,7 +278,7 @@ class _Run:
             current["date_of_birth"] = current["date_of_birth"].isoformat()
         form = self._child_form(current, instance=patient, clinic=patient.location)
         if not form.is_valid():
-            raise NotApplied(_form_errors(form, f"Child {data.mrn}"))
+            raise NotApplied(_form_errors(form, f"Child {mrn}"))
         services.update_child(patient=form.save(commit=False), changed_by=self.actor)
         self.audit(kind="patient", pk=patient.pk, patient_id=patient.pk)
 
@@ -371,6 +424,15 @@ class _Run:
         procedure = services.cancel_procedure(procedure=current, reason=reason[:200], cancelled_by=self.actor)
         self.audit(kind="procedure", pk=procedure.pk, patient_id=procedure.patient_id)
         return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True)
+
+
+def apply_patient_event(*, system: SendingSystem, event: PatientEvent, message: InboundMessage) -> Outcome:
+    """Apply an ADT update or merge in one transaction."""
+    run = _Run(system, message, event)  # type: ignore[arg-type] - the run reads only .child and .guardians here
+    with transaction.atomic():
+        outcome = run.patient_event(event)
+    outcome.notes = run.notes
+    return outcome
 
 
 def _appointment(system: SendingSystem, booking: Booking) -> ExternalAppointment:

@@ -22,6 +22,8 @@ class ChildData:
     last_name: str = ""
     date_of_birth: date | None = None
     language: str = ""  # "en", "es" or "" when not sent
+    # Other ids the sender has known this child by (MRG-1, or PID-2/PID-3/PID-4 besides the MRN).
+    prior_mrns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,18 @@ class Err(enum.StrEnum):
     DUPLICATE_KEY = "205^Duplicate key identifier"  # an id already used for another child or booking
     LOCKED = "206^Application record locked"
     INTERNAL = "207^Application internal error"
+
+
+@dataclass(frozen=True)
+class PatientEvent:
+    """An ADT message about a child: its details changed (A08, A31) or two records merged (A34, A40, A47)."""
+
+    merge: bool
+    child: ChildData
+    message_at: datetime
+    guardians: list[GuardianData] = field(default_factory=list)
+
+    appointment_id = ""  # not about an appointment
 
 
 class NotApplied(Exception):

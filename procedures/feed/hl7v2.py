@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import hl7
 from django.utils import timezone
 
-from .booking import Action, Booking, ChildData, Err, GuardianData, NotApplied, NotTaken
+from .booking import Action, Booking, ChildData, Err, GuardianData, NotApplied, NotTaken, PatientEvent
 
 TRIGGERS: dict[str, Action] = {
     "S12": Action.BOOK,
@@ -247,13 +247,26 @@ def _all(message: hl7.Message, name: str) -> list[hl7.Segment]:
         return []
 
 
-def _mrn(pid: hl7.Segment) -> str:
+def _mrn(pid: hl7.Segment, field: int = 3) -> str:
     """PID-3 repeats (MRN, national id, ...): the one typed MR, else the first."""
-    count = max(_repeats(pid, 3), 1)
+    count = max(_repeats(pid, field), 1)
     for rep in range(1, count + 1):
-        if _get(pid, 3, rep, 5).upper() == "MR":
-            return _get(pid, 3, rep, 1)
-    return _get(pid, 3, 1, 1)
+        if _get(pid, field, rep, 5).upper() == "MR":
+            return _get(pid, field, rep, 1)
+    return _get(pid, field, 1, 1)
+
+
+# Identifier types (Table 0203) that are never a child's record number here.
+NOT_AN_MRN = {"SS", "SSN", "DL", "PPN", "NI", "NPI", "HC", "JHN", "AN", "VN"}
+
+
+def _other_ids(segment: hl7.Segment, field: int, mrn: str) -> list[str]:
+    found = []
+    for rep in range(1, max(_repeats(segment, field), 1) + 1):
+        value, kind = _get(segment, field, rep, 1), _get(segment, field, rep, 5).upper()
+        if value and value != mrn and kind not in NOT_AN_MRN:
+            found.append(value)
+    return found
 
 
 def _language(code: str) -> str:
@@ -274,8 +287,12 @@ def _child(pid: hl7.Segment | None) -> ChildData | None:
             born = dt.date(int(dob[0:4]), int(dob[4:6]), int(dob[6:8]))
         except ValueError:
             raise NotApplied(f"PID-7 date of birth “{_get(pid, 7)}” is not a date (YYYYMMDD).", Err.DATA_TYPE) from None
+    mrn = _mrn(pid)
+    # A prior id may come beside the MRN: PID-2 (v2.3 external id), PID-3 repeats, PID-4 (alternate).
+    prior = [*_other_ids(pid, 2, mrn), *_other_ids(pid, 3, mrn), *_other_ids(pid, 4, mrn)]
     return ChildData(
-        mrn=_mrn(pid),
+        mrn=mrn,
+        prior_mrns=tuple(dict.fromkeys(prior)),
         last_name=_get(pid, 5, 1, 1),
         first_name=_get(pid, 5, 1, 2),
         date_of_birth=born,
@@ -425,6 +442,52 @@ def _services(message: hl7.Message, sch: hl7.Segment) -> tuple[tuple[str, str], 
     found = [("AIS-3", _get(ais, 3, 1, 1) or _get(ais, 3, 1, 2)) for ais in _all(message, "AIS")]
     found += [("SCH-8", _get(sch, 8, 1, 1) or _get(sch, 8, 1, 2)), ("SCH-7", _get(sch, 7, 1, 1) or _get(sch, 7, 1, 2))]
     return tuple((where, code) for where, code in found if code)
+
+
+ADT_UPDATES = {"A08", "A31"}
+ADT_MERGES = {"A34", "A40", "A47"}
+
+
+def patient_event_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> PatientEvent:
+    """ADT^A08/A31 (details changed) or ADT^A34/A40/A47 (merged: MRG-1 names the prior id)."""
+    if header.trigger not in ADT_UPDATES | ADT_MERGES:
+        raise NotTaken(f"{header.type_name} is not taken here: send ADT A08, A31, A34, A40 or A47.", Err.EVENT)
+    if not header.control_id:
+        raise NotTaken("MSH-10 (message control id) is empty.", Err.REQUIRED)
+    try:
+        message = hl7.parse(text)
+    except Exception as exc:  # the library raises several kinds on malformed text
+        raise NotTaken(f"The message could not be read as HL7: {exc}", Err.SEGMENT) from None
+    if not header.message_time:
+        raise NotApplied("MSH-7 (message time) is empty: it is needed to apply messages in order.", Err.REQUIRED)
+    pid = _first(message, "PID")
+    if pid is None:
+        raise NotApplied("The PID segment (the patient) is missing.", Err.SEGMENT)
+    child = _child(pid)
+    if child is None or not child.mrn:
+        raise NotApplied("PID-3 has no medical record number.", Err.REQUIRED)
+    merge = header.trigger in ADT_MERGES
+    if merge:
+        mrg = _first(message, "MRG")
+        if mrg is None:
+            raise NotApplied(f"{header.type_name} needs an MRG segment naming the prior id.", Err.SEGMENT)
+        prior = _mrn(mrg, 1)
+        if not prior:
+            raise NotApplied("MRG-1 (prior patient identifier) is empty.", Err.REQUIRED)
+        child = ChildData(
+            mrn=child.mrn,
+            first_name=child.first_name,
+            last_name=child.last_name,
+            date_of_birth=child.date_of_birth,
+            language=child.language,
+            prior_mrns=(prior, *(mrn for mrn in child.prior_mrns if mrn != prior)),
+        )
+    return PatientEvent(
+        merge=merge,
+        child=child,
+        message_at=parse_time(header.message_time, tz, what="MSH-7 message time"),
+        guardians=_guardians(message, pid, child),
+    )
 
 
 def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo, *, arrival_field: str = "") -> Booking:

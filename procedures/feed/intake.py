@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, models
@@ -16,7 +17,8 @@ from django.utils import timezone, translation
 
 from . import hl7v2
 from .apply import Outcome, apply_booking
-from .booking import Booking, Err, NotApplied, NotTaken
+from .apply import apply_patient_event as apply_event
+from .booking import Booking, Err, NotApplied, NotTaken, PatientEvent
 from .models import InboundMessage, MessageStatus, Protocol, SendingSystem
 
 logger = logging.getLogger(__name__)
@@ -82,19 +84,30 @@ def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> 
         )
         return _finish(message, Outcome(MessageStatus.REJECTED, reason, error=Err.PROCESSING_ID))
 
+    if header.message_type == "ADT":
+        # The same listener takes ADT: a child's details changed, or two records merged.
+        def read_event() -> PatientEvent:
+            return hl7v2.patient_event_of(hl7v2.decode(raw, header), header, system.tz)
+
+        return apply_stored(message, system, read_event, apply=apply_patient_event)
+
     def read() -> Booking:
         return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz, arrival_field=system.arrival_field)
 
     return apply_stored(message, system, read)
 
 
-def apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
+def apply_stored(
+    message: InboundMessage, system: SendingSystem, read: Callable[[], Any], apply: Callable[..., Outcome] | None = None
+) -> Outcome:
     # Reasons go back to the sender and into the stored row: in the site's language, whoever asks.
     with translation.override(settings.LANGUAGE_CODE):
-        return _apply_stored(message, system, read)
+        return _apply_stored(message, system, read, apply or _apply_once_more_on_a_clash)
 
 
-def _apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
+def _apply_stored(
+    message: InboundMessage, system: SendingSystem, read: Callable[[], Any], apply: Callable[..., Outcome]
+) -> Outcome:
     try:
         booking = read()
         message.message_at = booking.message_at
@@ -102,7 +115,7 @@ def _apply_stored(message: InboundMessage, system: SendingSystem, read: Callable
         if _is_resend(message):
             outcome = Outcome(MessageStatus.UNCHANGED, "Already applied: this is a resend of the same message.")
         else:
-            outcome = _apply_once_more_on_a_clash(system, booking, message)
+            outcome = apply(system, booking, message)
     except NotTaken as exc:
         outcome = Outcome(MessageStatus.REJECTED, exc.reason, error=exc.code)
     except NotApplied as exc:
@@ -127,6 +140,13 @@ def _apply_stored(message: InboundMessage, system: SendingSystem, read: Callable
     if outcome.settled and message.filler_id:
         _supersede(message)
     return outcome
+
+
+def apply_patient_event(system: SendingSystem, event: PatientEvent, message: InboundMessage) -> Outcome:
+    try:
+        return apply_event(system=system, event=event, message=message)
+    except IntegrityError:
+        return apply_event(system=system, event=event, message=message)
 
 
 def _apply_once_more_on_a_clash(system: SendingSystem, booking: Booking, message: InboundMessage) -> Outcome:

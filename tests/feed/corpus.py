@@ -165,3 +165,24 @@ V27_S12 = (
 def ts_minute(at: dt.datetime, tz: dt.tzinfo) -> str:
     """An HL7 TS to the minute, in the sender's local time (athena, Corepoint)."""
     return at.astimezone(tz).strftime("%Y%m%d%H%M")
+
+
+# --- ADT from the same engines (HL7 v2.5.1 chapter 3 message examples' shapes) -----------
+# A08 (update patient information): EVN, PID, NK1 and PV1, sent for every registration change.
+EPIC_A08 = (
+    "MSH|^~\\&|EPIC|LAKESIDE|MARROW|READY|{sent}||ADT^A08^ADT_A01|{control}|P|2.5.1\r"
+    "EVN|A08|{sent}\r"
+    "PID|1||{mrn}^^^LAKESIDE^MR||Rivera^{first}^J||20170612|M|||1 Oak St^^Chicago^IL^60601||"
+    "^PRN^PH^^1^312^5550100||SPA^Spanish^HL70296\r"
+    "NK1|1|Rivera^Ana|MTH^Mother^HL70063||^PRN^CP^^1^312^5550142~^NET^Internet^ana.rivera@example.org\r"
+    "PV1|1|O|ONC^^^LAKESIDE\r"
+)
+# A40 (merge patient - patient identifier list): PID carries the surviving MRN, MRG-1 the prior one.
+EPIC_A40 = (
+    "MSH|^~\\&|EPIC|LAKESIDE|MARROW|READY|{sent}||ADT^A40^ADT_A39|{control}|P|2.5.1\r"
+    "EVN|A40|{sent}\r"
+    "PID|1||{mrn}^^^LAKESIDE^MR||Rivera^Mateo^J||20170612|M\r"
+    "MRG|{prior}^^^LAKESIDE^MR\r"
+)
+# A34 (merge patient information - patient id only), v2.3 as older engines still send it.
+EPIC_A34 = EPIC_A40.replace("ADT^A40^ADT_A39", "ADT^A34").replace("EVN|A40|", "EVN|A34|")
