@@ -120,7 +120,7 @@ def _reject(raw: bytes, reason: str, peer: str) -> bytes:
 class Listener:
     """Serves MLLP on host:port until stopped; port 0 picks a free one (see `.port`)."""
 
-    def __init__(self, host: str = "0.0.0.0", port: int = 2575) -> None:  # noqa: S104 - a server listens
+    def __init__(self, host: str = "127.0.0.1", port: int = 2575) -> None:
         self.host, self.requested_port = host, port
         self.port = 0
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-db")
