@@ -110,6 +110,9 @@ def _apply_stored(
 ) -> Outcome:
     try:
         booking = read()
+        if booking.child is not None:
+            message.mrn = booking.child.mrn[:64]
+            message.child_name = f"{booking.child.first_name} {booking.child.last_name}".strip()[:170]
         message.message_at = booking.message_at
         message.filler_id = booking.appointment_id[:120]
         if _is_resend(message):

@@ -317,6 +317,7 @@ class MessageStatus(models.TextChoices):
     UNCHANGED = "unchanged", _("Nothing to change")
     FAILED = "failed", _("Could not be applied")
     REJECTED = "rejected", _("Not a message we take")
+    DISMISSED = "dismissed", _("Dismissed by a nurse")
 
 
 class InboundMessageQuerySet(models.QuerySet["InboundMessage"]):
@@ -326,7 +327,8 @@ class InboundMessageQuerySet(models.QuerySet["InboundMessage"]):
         )
 
     def to_fix(self) -> InboundMessageQuerySet:
-        return self.filter(status=MessageStatus.FAILED)
+        """The nurses' list: what could not be applied, and what was refused (AR), until dismissed."""
+        return self.filter(status__in=(MessageStatus.FAILED, MessageStatus.REJECTED))
 
 
 class InboundMessage(models.Model):
@@ -345,6 +347,13 @@ class InboundMessage(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     procedure = models.ForeignKey(Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Who the message is about, as it named the child (read before anything is applied).
+    mrn = models.CharField(_("MRN"), max_length=64, blank=True)
+    child_name = models.CharField(_("child"), max_length=170, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dismiss_reason = models.CharField(_("why it was dismissed"), max_length=200, blank=True)
     # The same bytes sent again under the same control id, while this row waits: folded into it.
     resends = models.PositiveIntegerField(_("sent again"), default=0)
     handled_at = models.DateTimeField(_("last handled"), null=True, blank=True)
