@@ -377,3 +377,8 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# The HL7 MLLP listener: loopback unless an address is given (docker-compose binds 0.0.0.0 inside
+# its network); connections silent this long, between messages or in the middle of one, are closed.
+FEED_MLLP_HOST = env.str("FEED_MLLP_HOST", default="127.0.0.1")
+FEED_MLLP_IDLE_SECONDS = env.float("FEED_MLLP_IDLE_SECONDS", default=300.0)

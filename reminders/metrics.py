@@ -115,7 +115,9 @@ class DeliveryCollector(Collector):
         feed = GaugeMetricFamily(
             "marrow_feed_messages_waiting", "Record-system messages not applied yet, by status.", labels=["status"]
         )
-        waiting = dict.fromkeys((MessageStatus.RECEIVED.value, MessageStatus.FAILED.value), 0)
+        waiting = dict.fromkeys(
+            (MessageStatus.RECEIVED.value, MessageStatus.FAILED.value, MessageStatus.REJECTED.value), 0
+        )
         waiting.update(
             InboundMessage.objects.filter(status__in=list(waiting))
             .values_list("status")

@@ -9,13 +9,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from portal.models import AuditAction, AuditEvent, Role
 from procedures import services
 from procedures.forms.nurse import GuardianForm, PatientForm
 from procedures.models import Feeding, Location, Patient, Procedure
 
-from .booking import Action, Booking, ChildData, GuardianData, NotApplied
+from .booking import Action, Booking, ChildData, Err, GuardianData, NotApplied, PatientEvent
 from .models import (
     ExternalAppointment,
     ExternalPatient,
@@ -25,6 +26,9 @@ from .models import (
     SendingSystem,
     ServiceCode,
 )
+
+# A same-day add-on's family is asked to come now: a minute, so the check of times still sees the future.
+ARRIVAL_SLACK = dt.timedelta(minutes=1)
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Outcome:
     settled: bool = False
     created: bool = False
     notes: list[str] = field(default_factory=list)
+    error: Err | None = None  # HL7 Table 0357, for the ACK's ERR-3
 
 
 def _errors(exc: ValidationError) -> str:
@@ -89,7 +94,14 @@ class _Run:
             if found is None:
                 raise NotApplied(
                     f"Location code “{code}” has no clinic for {self.system}. "
-                    "An administrator can add it under Location codes, then try again."
+                    "An administrator can add it under Location codes, then try again.",
+                    Err.TABLE,
+                )
+            if not self.system.clinics.filter(pk=found.location_id).exists():
+                where = f" The procedure stays at {current.location}." if current is not None else ""
+                raise NotApplied(
+                    f"Location code “{code}” is {found.location}, a clinic {self.system} does not book for.{where}",
+                    Err.TABLE,
                 )
             return found.location
         if current is not None:
@@ -98,35 +110,56 @@ class _Run:
         if len(clinics) == 1:
             return clinics[0]
         raise NotApplied(
-            "No location code (AIL-3 or the Appointment's Location) and the system serves several clinics."
+            "No location code (AIL-3 or the Appointment's Location) and the system serves several clinics.",
+            Err.REQUIRED,
         )
 
     def service(self, current: Procedure | None) -> tuple[str, str]:
-        code = self.booking.service_code
-        if code:
-            found = ServiceCode.objects.filter(system=self.system, code=code).first()
-            if found is None:
-                raise NotApplied(
-                    f"Service code “{code}” has no procedure for {self.system}. "
-                    "An administrator can add it under Service codes, then try again."
-                )
-            return found.kind, found.sedation
+        """The first code, in the system's order of fields, that has a mapping."""
+        candidates = self.booking.service_candidates or (
+            (("", self.booking.service_code),) if self.booking.service_code else ()
+        )
+        order = {name: rank for rank, name in enumerate(self.system.service_order.split())}
+        candidates = sorted(
+            (item for item in candidates if not item[0] or item[0] in order), key=lambda item: order.get(item[0], 0)
+        )
+        if candidates:
+            found = {
+                code.code: code
+                for code in ServiceCode.objects.filter(system=self.system, code__in=[code for _, code in candidates])
+            }
+            for _, code in candidates:
+                if code in found:
+                    return found[code].kind, found[code].sedation
+            named = ", ".join(f"{where} “{code}”" if where else f"“{code}”" for where, code in candidates)
+            raise NotApplied(
+                f"Service code {named} has no procedure for {self.system}. "
+                "An administrator can add it under Service codes, then try again.",
+                Err.TABLE,
+            )
         if current is not None:
             return current.kind, current.sedation
-        raise NotApplied("No service code (AIS-3 or Appointment.serviceType): which procedure is it?")
+        raise NotApplied(
+            f"No service code ({self.system.service_order.replace(' ', ', ')} or Appointment.serviceType): "
+            "which procedure is it?",
+            Err.REQUIRED,
+        )
 
     # --- the child and the family -------------------------------------------------------
 
     def child(self, clinic: Location) -> Patient:
         data = self.booking.child
         if data is None:
-            raise NotApplied("The patient (PID or Patient) is missing.")
+            raise NotApplied("The patient (PID or Patient) is missing.", Err.SEGMENT)
         link = ExternalPatient.objects.select_related("patient").filter(system=self.system, mrn=data.mrn).first()
+        if link is None and data.prior_mrns:
+            link = self.relink(data)
         if link is None:
             patient = Patient.objects.filter(mrn__iexact=data.mrn).first()
             if patient is not None and not self.system.clinics.filter(pk=patient.location_id).exists():
                 raise NotApplied(
-                    f"MRN {data.mrn} belongs to a child cared for at a clinic {self.system} does not book for."
+                    f"MRN {data.mrn} belongs to a child cared for at a clinic {self.system} does not book for.",
+                    Err.DUPLICATE_KEY,
                 )
             if patient is None:
                 patient = self._new_child(data, clinic)
@@ -140,6 +173,54 @@ class _Run:
         self._add_guardians(link.patient)
         return link.patient
 
+    def relink(self, data: ChildData) -> ExternalPatient | None:
+        """A child known here by a prior id (a merge, or an SIU carrying both): the same child, now
+        known by its new MRN too. The prior id stays linked, so late messages with it still find it."""
+        prior = (
+            ExternalPatient.objects.select_related("patient")
+            .filter(system=self.system, mrn__in=data.prior_mrns)
+            .order_by("pk")
+            .first()
+        )
+        if prior is None:
+            return None
+        patient = prior.patient
+        if Patient.objects.filter(mrn__iexact=data.mrn).exclude(pk=patient.pk).exists():
+            raise NotApplied(
+                f"MRN {data.mrn} and prior id {prior.mrn} are two children here; a nurse must decide "
+                "whether they are the same child.",
+                Err.DUPLICATE_KEY,
+            )
+        link = ExternalPatient.objects.create(system=self.system, mrn=data.mrn, patient=patient)
+        if patient.mrn.lower() == prior.mrn.lower():
+            self._save_child(patient, {"mrn": data.mrn}, data.mrn)
+        self.notes.append(f"MRN {prior.mrn} is now {data.mrn}: the same child.")
+        return ExternalPatient.objects.select_related("patient").get(pk=link.pk)
+
+    def patient_event(self, event: PatientEvent) -> Outcome:
+        data = event.child
+        link = ExternalPatient.objects.select_related("patient").filter(system=self.system, mrn=data.mrn).first()
+        if link is not None and event.merge:
+            other = ExternalPatient.objects.filter(system=self.system, mrn__in=data.prior_mrns).exclude(
+                patient=link.patient
+            )
+            if other.exists():
+                raise NotApplied(
+                    f"MRN {data.mrn} and prior id {other.first().mrn} are two children here; a nurse must "
+                    "decide whether they are the same child.",
+                    Err.DUPLICATE_KEY,
+                )
+        if link is None and data.prior_mrns:
+            link = self.relink(data)
+        if link is None:
+            # Hospitals send ADT for every patient: one never booked here is none of our business.
+            return Outcome(MessageStatus.UNCHANGED, f"MRN {data.mrn} is not a child booked here: nothing to change.")
+        self._update_child(link.patient, data)
+        self._add_guardians(link.patient)
+        if not self.changed and not self.notes:
+            return Outcome(MessageStatus.UNCHANGED, "Same as already known.")
+        return Outcome(MessageStatus.APPLIED)
+
     def _child_form(self, data: dict[str, Any], *, instance: Patient | None, clinic: Location) -> PatientForm:
         form = PatientForm(data, instance=instance, user=self.actor)
         # The clinic comes from the mapping, not from the actor's own clinics.
@@ -147,12 +228,7 @@ class _Run:
         return form
 
     def _new_child(self, data: ChildData, clinic: Location) -> Patient:
-        if not any(guardian.email for guardian in self.booking.guardians):
-            raise NotApplied(
-                f"MRN {data.mrn} is not known here and the message names no parent or guardian with an email "
-                "(NK1 or RelatedPerson), so no one could be invited. Add the child in the portal first, "
-                "or send the family's contact details."
-            )
+        # Booked even with no one to invite: the nurses' list asks for a guardian (Patient.without_guardian).
         form = self._child_form(
             {
                 "first_name": data.first_name,
@@ -185,6 +261,9 @@ class _Run:
         changed = {name: value for name, value in sent.items() if value and getattr(patient, name) != value}
         if not changed:
             return
+        self._save_child(patient, changed, data.mrn)
+
+    def _save_child(self, patient: Patient, changed: dict[str, Any], mrn: str) -> None:
         current = {
             "first_name": patient.first_name,
             "last_name": patient.last_name,
@@ -199,12 +278,17 @@ class _Run:
             current["date_of_birth"] = current["date_of_birth"].isoformat()
         form = self._child_form(current, instance=patient, clinic=patient.location)
         if not form.is_valid():
-            raise NotApplied(_form_errors(form, f"Child {data.mrn}"))
+            raise NotApplied(_form_errors(form, f"Child {mrn}"))
         services.update_child(patient=form.save(commit=False), changed_by=self.actor)
         self.audit(kind="patient", pk=patient.pk, patient_id=patient.pk)
 
     def _add_guardians(self, patient: Patient) -> None:
         linked = {email.lower() for email in patient.guardians.values_list("user__email", flat=True)}
+        if not linked and not any(data.email for data in self.booking.guardians):
+            self.notes.append(
+                "No parent or guardian with an email (NK1, PID-13, PID-40): booked, and the nurses' list asks "
+                "for a guardian."
+            )
         for number, data in enumerate(self.booking.guardians, start=1):
             if not data.email:
                 self.notes.append(f"Contact {number} ({data.full_name or 'no name'}) has no email: not invited.")
@@ -230,7 +314,8 @@ class _Run:
         except services.GuardianConflict:
             raise NotApplied(
                 f"{data.email} belongs to a staff account or cannot be linked to this child; "
-                "a nurse can add the family by hand."
+                "a nurse can add the family by hand.",
+                Err.DUPLICATE_KEY,
             ) from None
         self.audit(kind="guardian", pk=result.guardian.pk, patient_id=patient.pk)
 
@@ -242,11 +327,15 @@ class _Run:
         kind, sedation = self.service(current)
         start = self.booking.start or (current.scheduled_start if current else None)
         if start is None:
-            raise NotApplied("No start time (AIS-4, AIL-6 or SCH-11.4; Appointment.start).")
+            raise NotApplied(
+                "No start time (AIS-4, AIL-6, AIG-8, AIP-6, TQ1-7 or SCH-11.4; Appointment.start).", Err.REQUIRED
+            )
+        arrival = self.arrival(start, current)
         patient = self.child(clinic)
         if current is not None and current.patient_id != patient.pk:
             raise NotApplied(
-                f"Appointment {appointment.filler_id} is booked here for another child (MRN {current.patient.mrn})."
+                f"Appointment {appointment.their_id} is booked here for another child (MRN {current.patient.mrn}).",
+                Err.DUPLICATE_KEY,
             )
         try:
             if current is None:
@@ -255,26 +344,26 @@ class _Run:
                     kind=kind,
                     location=clinic,
                     scheduled_start=start,
-                    arrival_at=start - dt.timedelta(minutes=self.system.arrival_lead_minutes),
+                    arrival_at=arrival,
                     sedation=sedation,
                     scheduled_by=self.actor,
                 )
                 appointment.procedure = procedure
                 self.audit(kind="procedure", pk=procedure.pk, patient_id=patient.pk)
                 return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True, created=True)
-            # A nurse's own arrival lead is kept when the time moves.
             wanted = {
                 "kind": kind,
                 "location": clinic,
                 "scheduled_start": start,
-                "arrival_at": start - (current.scheduled_start - current.arrival_at),
+                "arrival_at": arrival,
                 "sedation": sedation,
             }
             changes = {name: value for name, value in wanted.items() if getattr(current, name) != value}
             if not changes:
                 if self.changed:  # the child's details or family changed, the booking did not
                     return Outcome(MessageStatus.APPLIED, procedure=current, settled=True)
-                return Outcome(MessageStatus.UNCHANGED, "Same as already booked.", current, settled=True)
+                status = f" (SCH-25 {self.booking.filler_status})" if self.booking.filler_status else ""
+                return Outcome(MessageStatus.UNCHANGED, f"Same as already booked{status}.", current, settled=True)
             procedure = services.update_procedure(procedure=current, changed_by=self.actor, **changes)
             self.audit(kind="procedure", pk=procedure.pk, patient_id=patient.pk)
             return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True)
@@ -282,6 +371,38 @@ class _Run:
             raise NotApplied(f"Start {_local(self.system, start)}: {_errors(exc)}") from None
         except services.DayOfError as exc:
             raise NotApplied(str(exc)) from None
+
+    def arrival(self, start: dt.datetime, current: Procedure | None) -> dt.datetime:
+        """The sender's arrival time when it gives one; else the nurse's own lead, kept when the time
+        moves; else the system's lead. Never in the past: a same-day add-on arrives now."""
+        if self.booking.arrival is not None:
+            wanted = self.booking.arrival
+        elif current is not None:
+            wanted = start - (current.scheduled_start - current.arrival_at)
+        else:
+            wanted = start - dt.timedelta(minutes=self.system.arrival_lead_minutes)
+        if current is not None and wanted == current.arrival_at:
+            return wanted
+        return max(wanted, min(start, timezone.now() + ARRIVAL_SLACK))
+
+    def complete(self, appointment: ExternalAppointment) -> Outcome:
+        current = appointment.procedure
+        if current is None:
+            raise NotApplied(
+                f"Appointment {appointment.their_id} is reported complete but was never booked here.", Err.UNKNOWN_KEY
+            )
+        if not current.is_active:
+            return Outcome(
+                MessageStatus.UNCHANGED, f"Already {current.get_status_display().lower()} here.", current, settled=True
+            )
+        try:
+            procedure = services.mark_done(
+                procedure=current, ended_at=min(self.booking.message_at, timezone.now()), done_by=self.actor
+            )
+        except services.DayOfError as exc:
+            raise NotApplied(f"SCH-25 says Complete: {exc}") from None
+        self.audit(kind="procedure", pk=procedure.pk, patient_id=procedure.patient_id)
+        return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True)
 
     def cancel(self, appointment: ExternalAppointment) -> Outcome:
         appointment.cancelled = True
@@ -305,22 +426,61 @@ class _Run:
         return Outcome(MessageStatus.APPLIED, procedure=procedure, settled=True)
 
 
+def apply_patient_event(*, system: SendingSystem, event: PatientEvent, message: InboundMessage) -> Outcome:
+    """Apply an ADT update or merge in one transaction."""
+    run = _Run(system, message, event)  # type: ignore[arg-type] - the run reads only .child and .guardians here
+    with transaction.atomic():
+        outcome = run.patient_event(event)
+    outcome.notes = run.notes
+    return outcome
+
+
+def _appointment(system: SendingSystem, booking: Booking) -> ExternalAppointment:
+    """The appointment a message is about, found by filler id, else placer id; created when new."""
+    rows = ExternalAppointment.objects.filter(system=system)
+    found = None
+    if booking.filler_id:
+        found = rows.filter(filler_id=booking.filler_id).first()
+    if found is None and booking.placer_id:
+        # First known by its placer id alone (SCH-2 empty then); or, for a placer-only message,
+        # by the placer id of the one row that has since been given a filler id.
+        found = rows.filter(filler_id="", placer_id=booking.placer_id).first()
+        if found is None and not booking.filler_id:
+            matches = list(rows.filter(placer_id=booking.placer_id)[:2])
+            found = matches[0] if len(matches) == 1 else None
+    if found is None:
+        found = ExternalAppointment.objects.create(
+            system=system, filler_id=booking.filler_id[:120], placer_id=booking.placer_id[:120]
+        )
+    return found
+
+
 def apply_booking(*, system: SendingSystem, booking: Booking, message: InboundMessage) -> Outcome:
     """Apply one message in one transaction: either all it asks for happens, or nothing (NotApplied)."""
     run = _Run(system, message, booking)
     with transaction.atomic():
-        appointment, _ = ExternalAppointment.objects.get_or_create(system=system, filler_id=booking.filler_id)
+        appointment = _appointment(system, booking)
         # Messages for one appointment apply one at a time, in the sender's order.
         appointment = (
             ExternalAppointment.objects.select_for_update(of=("self",))
             .select_related("procedure__location", "procedure__patient")
             .get(pk=appointment.pk)
         )
-        if not appointment.is_newer(booking.message_at):
+        if booking.filler_id and not appointment.filler_id:
+            appointment.filler_id = booking.filler_id[:120]
+        if not appointment.is_newer(booking.message_at, booking.action):
+            if booking.message_at == appointment.last_message_at:
+                return Outcome(
+                    MessageStatus.UNCHANGED,
+                    f"A booking stamped {_local(system, booking.message_at)}, the same time as the change already "
+                    f"applied for appointment {booking.appointment_id}: a booking comes before its changes, so "
+                    "nothing changed.",
+                    appointment.procedure,
+                )
             return Outcome(
                 MessageStatus.UNCHANGED,
                 f"Older ({_local(system, booking.message_at)}) than the last message applied for appointment "
-                f"{booking.filler_id} ({_local(system, appointment.last_message_at)}): nothing changed.",
+                f"{booking.appointment_id} ({_local(system, appointment.last_message_at)}): nothing changed.",
                 appointment.procedure,
             )
         if appointment.cancelled:
@@ -328,14 +488,18 @@ def apply_booking(*, system: SendingSystem, booking: Booking, message: InboundMe
                 outcome = Outcome(MessageStatus.UNCHANGED, "Already cancelled.", appointment.procedure, settled=True)
             else:
                 raise NotApplied(
-                    f"Appointment {booking.filler_id} was cancelled by an earlier message; it is not booked again. "
-                    "Book it again under a new appointment id."
+                    f"Appointment {booking.appointment_id} was cancelled by an earlier message; it is not booked "
+                    "again. Book it again under a new appointment id.",
+                    Err.DUPLICATE_KEY,
                 )
         elif booking.action in (Action.CANCEL, Action.NO_SHOW):
             outcome = run.cancel(appointment)
+        elif booking.action == Action.COMPLETE:
+            outcome = run.complete(appointment)
         else:
             outcome = run.book(appointment)
         appointment.last_message_at = booking.message_at
+        appointment.last_action = "update" if booking.action == Action.UPDATE else str(booking.action)
         appointment.save()
     outcome.notes = run.notes
     return outcome

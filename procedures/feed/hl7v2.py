@@ -6,7 +6,9 @@ ships the asyncio MLLP server and the `mllp_send` client; we check the fields we
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import re
 import secrets
 import zoneinfo
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import hl7
 from django.utils import timezone
 
-from .booking import Action, Booking, ChildData, GuardianData, NotApplied, NotTaken
+from .booking import Action, Booking, ChildData, Err, GuardianData, NotApplied, NotTaken, PatientEvent
 
 TRIGGERS: dict[str, Action] = {
     "S12": Action.BOOK,
@@ -24,8 +26,44 @@ TRIGGERS: dict[str, Action] = {
     "S17": Action.CANCEL,
     "S26": Action.NO_SHOW,
 }
-# MSH-18 names we decode; with none given, UTF-8 (which ASCII is part of).
-CHARSETS = {"": "utf-8", "ASCII": "ascii", "UNICODE UTF-8": "utf-8", "UTF-8": "utf-8", "8859/1": "latin-1"}
+# MSH-18 (HL7 Table 0211, both its "8859/n" and its "ISO IRnnn" names) and the Python codec.
+# With none given, UTF-8 (which ASCII is part of). "UNICODE" alone (v2.3-v2.5) is read as UTF-8
+# unless the bytes are UTF-16 (a byte order mark, or every other byte zero): see `_wire`.
+CHARSETS = {
+    "": "utf-8",
+    "ASCII": "ascii",
+    "ISO IR6": "ascii",
+    "8859/1": "latin-1",
+    "ISO IR100": "latin-1",
+    "8859/2": "iso8859-2",
+    "ISO IR101": "iso8859-2",
+    "8859/3": "iso8859-3",
+    "ISO IR109": "iso8859-3",
+    "8859/4": "iso8859-4",
+    "ISO IR110": "iso8859-4",
+    "8859/5": "iso8859-5",
+    "ISO IR144": "iso8859-5",
+    "8859/6": "iso8859-6",
+    "ISO IR127": "iso8859-6",
+    "8859/7": "iso8859-7",
+    "ISO IR126": "iso8859-7",
+    "8859/8": "iso8859-8",
+    "ISO IR138": "iso8859-8",
+    "8859/9": "iso8859-9",
+    "ISO IR148": "iso8859-9",
+    "8859/15": "iso8859-15",
+    "UNICODE": "utf-8",
+    "UNICODE UTF-8": "utf-8",
+    "UTF-8": "utf-8",
+    "ISO IR192": "utf-8",
+    "UNICODE UTF-16": "utf-16",
+    "UNICODE UTF-32": "utf-32",
+    "GB 18030-2000": "gb18030",
+    "BIG-5": "big5",
+    "KS X 1001": "euc_kr",
+    "ISO IR87": "iso2022_jp",
+}
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
 @dataclass(frozen=True)
@@ -43,25 +81,70 @@ class Header:
     processing_id: str = "P"
     version: str = "2.5.1"
     charset: str = ""
+    # The encoding on the wire when the bytes themselves say (a byte order mark, UTF-16).
+    wire: str = ""
 
     @property
     def type_name(self) -> str:
         return f"{self.message_type}^{self.trigger}" if self.trigger else self.message_type
 
 
+def _wire(raw: bytes) -> tuple[str, bytes]:
+    """(encoding the bytes declare themselves, the message as ASCII-compatible bytes).
+
+    A byte order mark, or UTF-16 without one (every other byte zero), decides before MSH-18:
+    MSH-18 cannot be read until the bytes are. UTF-16 is turned into UTF-8 here.
+    """
+    for bom, codec in BOMS:
+        if raw.startswith(bom):
+            body = raw[len(bom) :]
+            return codec, body if codec == "utf-8" else _utf8(body, codec)
+    if len(raw) >= 4 and raw[1] == 0 and raw[3] == 0 and raw[0] != 0:
+        return "utf-16-le", _utf8(raw, "utf-16-le")
+    if len(raw) >= 4 and raw[0] == 0 and raw[2] == 0 and raw[1] != 0:
+        return "utf-16-be", _utf8(raw, "utf-16-be")
+    return "", raw
+
+
+def _utf8(raw: bytes, codec: str) -> bytes:
+    try:
+        return raw.decode(codec).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotTaken(f"Byte {exc.start} is not valid {codec.upper()}.", Err.TABLE) from None
+
+
+def split_messages(raw: bytes) -> list[bytes]:
+    """The messages of one MLLP block: each begins with its MSH segment (two in one frame happen).
+
+    Each part keeps the bytes it came in; UTF-16 blocks are split after decoding and each
+    part encoded back, so what is stored is what was sent.
+    """
+    wire, body = _wire(raw)
+    starts = [0] + [match.start() + 1 for match in re.finditer(rb"[\r\n]MSH(?=[^A-Za-z0-9\r\n])", body)]
+    if len(starts) == 1:
+        return [raw]
+    pieces = [body[a:b] for a, b in zip(starts, [*starts[1:], len(body)], strict=True)]
+    pieces = [piece for piece in pieces if piece.strip()]
+    if wire.startswith("utf-16"):
+        return [piece.decode("utf-8").encode(wire) for piece in pieces]
+    return pieces
+
+
 def read_header(raw: bytes) -> Header:
-    data = raw.lstrip(b"\r\n\t ")
+    wire, data = _wire(raw)
+    data = data.lstrip(b"\r\n\t ")
     if not data.startswith(b"MSH") or len(data) < 8:
-        raise NotTaken("Not an HL7 v2 message: it must begin with an MSH segment.")
+        raise NotTaken("Not an HL7 v2 message: it must begin with an MSH segment.", Err.SEGMENT)
     line = data.replace(b"\n", b"\r").split(b"\r", 1)[0].decode("latin-1")
     sep, encoding = line[3], line[4:8]
     parts = line.split(sep)
     component = encoding[0] if encoding else "^"
+    repetition = encoding[1] if len(encoding) > 1 else "~"
 
     def at(number: int, comp: int = 1) -> str:
         # parts[0] is "MSH" and MSH-1 is the separator itself, so MSH-n is parts[n - 1].
         value = parts[number - 1] if number - 1 < len(parts) else ""
-        pieces = value.split(component)
+        pieces = value.split(repetition)[0].split(component)
         return pieces[comp - 1].strip() if comp - 1 < len(pieces) else ""
 
     return Header(
@@ -75,24 +158,50 @@ def read_header(raw: bytes) -> Header:
         control_id=at(10),
         processing_id=at(11) or "P",
         version=at(12) or "2.5.1",
-        charset=at(18).upper(),
+        charset=" ".join(at(18).upper().split()),
+        wire=wire,
     )
 
 
 def decode(raw: bytes, header: Header) -> str:
-    codec = CHARSETS.get(header.charset)
+    wire, body = _wire(raw)
+    codec = "utf-8" if wire else CHARSETS.get(header.charset)
     if codec is None:
-        raise NotTaken(f"Character set “{header.charset}” (MSH-18) is not supported. Send UTF-8 or 8859/1.")
+        raise NotTaken(f"Character set “{header.charset}” (MSH-18) is not supported. Send UTF-8 or 8859/1.", Err.TABLE)
+    if codec in ("utf-16", "utf-32") and not wire:
+        codec = "utf-8"  # MSH-18 says UTF-16 but the bytes have no zeros: an engine re-encoded it
     try:
-        text = raw.decode(codec)
+        text = body.decode(codec)
     except UnicodeDecodeError as exc:
         declared = header.charset or "none (so UTF-8)"
         raise NotTaken(
             f"Byte {exc.start} is not valid {codec.upper()} (MSH-18 declares {declared}). "
-            "Declare the character set in MSH-18, for example 8859/1."
+            "Declare the character set in MSH-18, for example 8859/1.",
+            Err.TABLE,
         ) from None
-    # Engines end segments with \r (the standard), \n or \r\n.
-    return text.replace("\r\n", "\r").replace("\n", "\r").strip()
+    # Engines end segments with \r (the standard), \n or \r\n, and some leave blank lines between.
+    text = text.replace("\r\n", "\r").replace("\n", "\r")
+    return "\r".join(segment for segment in text.split("\r") if segment.strip())
+
+
+def readable(raw: bytes) -> str:
+    """The message for a person to read: decoded as declared, undecodable bytes shown as escapes."""
+    try:
+        header = read_header(raw)
+        wire, body = _wire(raw)
+        codec = "utf-8" if wire else CHARSETS.get(header.charset, "utf-8")
+        codec = "utf-8" if codec in ("utf-16", "utf-32") else codec
+    except NotTaken:
+        body, codec = raw, "utf-8"
+    return body.replace(b"\r\n", b"\r").replace(b"\n", b"\r").decode(codec, errors="backslashreplace")
+
+
+def ack_codec(header: Header) -> str:
+    """The ACK goes back in the sender's encoding."""
+    if header.wire:
+        return header.wire
+    codec = CHARSETS.get(header.charset, "utf-8")
+    return "utf-8" if codec in ("utf-16", "utf-32") else codec
 
 
 def parse_time(value: str, tz: zoneinfo.ZoneInfo, *, what: str) -> dt.datetime:
@@ -102,7 +211,7 @@ def parse_time(value: str, tz: zoneinfo.ZoneInfo, *, what: str) -> dt.datetime:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise NotApplied(f"{what}: “{value}” is not an HL7 date and time (YYYYMMDDHHMM[SS][+/-ZZZZ]).")
+        raise NotApplied(f"{what}: “{value}” is not an HL7 date and time (YYYYMMDDHHMM[SS][+/-ZZZZ]).", Err.DATA_TYPE)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=tz)
     return parsed.astimezone(dt.UTC)
@@ -138,13 +247,26 @@ def _all(message: hl7.Message, name: str) -> list[hl7.Segment]:
         return []
 
 
-def _mrn(pid: hl7.Segment) -> str:
+def _mrn(pid: hl7.Segment, field: int = 3) -> str:
     """PID-3 repeats (MRN, national id, ...): the one typed MR, else the first."""
-    count = max(_repeats(pid, 3), 1)
+    count = max(_repeats(pid, field), 1)
     for rep in range(1, count + 1):
-        if _get(pid, 3, rep, 5).upper() == "MR":
-            return _get(pid, 3, rep, 1)
-    return _get(pid, 3, 1, 1)
+        if _get(pid, field, rep, 5).upper() == "MR":
+            return _get(pid, field, rep, 1)
+    return _get(pid, field, 1, 1)
+
+
+# Identifier types (Table 0203) that are never a child's record number here.
+NOT_AN_MRN = {"SS", "SSN", "DL", "PPN", "NI", "NPI", "HC", "JHN", "AN", "VN"}
+
+
+def _other_ids(segment: hl7.Segment, field: int, mrn: str) -> list[str]:
+    found = []
+    for rep in range(1, max(_repeats(segment, field), 1) + 1):
+        value, kind = _get(segment, field, rep, 1), _get(segment, field, rep, 5).upper()
+        if value and value != mrn and kind not in NOT_AN_MRN:
+            found.append(value)
+    return found
 
 
 def _language(code: str) -> str:
@@ -164,9 +286,13 @@ def _child(pid: hl7.Segment | None) -> ChildData | None:
         try:
             born = dt.date(int(dob[0:4]), int(dob[4:6]), int(dob[6:8]))
         except ValueError:
-            raise NotApplied(f"PID-7 date of birth “{_get(pid, 7)}” is not a date (YYYYMMDD).") from None
+            raise NotApplied(f"PID-7 date of birth “{_get(pid, 7)}” is not a date (YYYYMMDD).", Err.DATA_TYPE) from None
+    mrn = _mrn(pid)
+    # A prior id may come beside the MRN: PID-2 (v2.3 external id), PID-3 repeats, PID-4 (alternate).
+    prior = [*_other_ids(pid, 2, mrn), *_other_ids(pid, 3, mrn), *_other_ids(pid, 4, mrn)]
     return ChildData(
-        mrn=_mrn(pid),
+        mrn=mrn,
+        prior_mrns=tuple(dict.fromkeys(prior)),
         last_name=_get(pid, 5, 1, 1),
         first_name=_get(pid, 5, 1, 2),
         date_of_birth=born,
@@ -174,76 +300,245 @@ def _child(pid: hl7.Segment | None) -> ChildData | None:
     )
 
 
-def _phone(nk1: hl7.Segment, rep: int) -> str:
+@dataclass
+class _Telecoms:
+    emails: list[str]
+    mobiles: list[str]
+    phones: list[str]
+
+
+def _telecoms(segment: hl7.Segment | None, field: int) -> _Telecoms:
+    """An XTN field's repeats (PID-13, PID-14, PID-40, NK1-5): emails, mobiles, other phones.
+
+    An email is one with use code NET (Table 0201) or equipment Internet / X.400 (Table 0202),
+    in XTN-4; older engines put it, or the phone number, in XTN-1.
+    """
+    found = _Telecoms([], [], [])
+    for rep in range(1, _repeats(segment, field) + 1):
+        use, equipment = _get(segment, field, rep, 2).upper(), _get(segment, field, rep, 3).upper()
+        address = _get(segment, field, rep, 4) or _get(segment, field, rep, 1)
+        if use == "NET" or equipment in ("INTERNET", "X.400") or "@" in address:
+            if "@" in address:
+                found.emails.append(address)
+            continue
+        number = _number(segment, field, rep)
+        if not number:
+            continue
+        (found.mobiles if equipment == "CP" or use == "PRS" else found.phones).append(number)
+    return found
+
+
+def _number(segment: hl7.Segment | None, field: int, rep: int) -> str:
     # XTN: unformatted (12), or country (5) + area (6) + local (7), or the old free text (1).
-    if unformatted := _get(nk1, 5, rep, 12):
+    if unformatted := _get(segment, field, rep, 12):
         return unformatted
-    area, local = _get(nk1, 5, rep, 6), _get(nk1, 5, rep, 7)
+    area, local = _get(segment, field, rep, 6), _get(segment, field, rep, 7)
     if area and local:
-        return f"+{_get(nk1, 5, rep, 5) or '1'}{area}{local}"
-    return _get(nk1, 5, rep, 1)
+        return f"+{_get(segment, field, rep, 5) or '1'}{area}{local}"
+    return _get(segment, field, rep, 1)
 
 
 def _guardian(nk1: hl7.Segment) -> GuardianData:
-    mobile = email = ""
-    for rep in range(1, _repeats(nk1, 5) + 1):
-        use, equipment = _get(nk1, 5, rep, 2).upper(), _get(nk1, 5, rep, 3).upper()
-        if use == "NET" or equipment == "INTERNET" or "@" in _get(nk1, 5, rep, 4):
-            email = email or _get(nk1, 5, rep, 4) or _get(nk1, 5, rep, 1)
-        elif equipment == "CP" and not mobile:
-            mobile = _phone(nk1, rep)
+    telecoms = _telecoms(nk1, 5)
     given, family = _get(nk1, 2, 1, 2), _get(nk1, 2, 1, 1)
     return GuardianData(
         full_name=" ".join(part for part in (given, family) if part),
         relationship=_get(nk1, 3, 1, 2) or _get(nk1, 3, 1, 1),
-        mobile=mobile,
-        email=email,
+        mobile=telecoms.mobiles[0] if telecoms.mobiles else "",
+        email=telecoms.emails[0] if telecoms.emails else "",
     )
 
 
-def _start(message: hl7.Message, tz: zoneinfo.ZoneInfo) -> dt.datetime | None:
-    # AIS-4 (v2.4+), else AIL-6, else SCH-11.4 (the older timing quantity).
-    for name, field, comp in (("AIS", 4, 1), ("AIL", 6, 1), ("SCH", 11, 4)):
+def _guardians(message: hl7.Message, pid: hl7.Segment | None, child: ChildData | None) -> list[GuardianData]:
+    """NK1 contacts, then the family's own contacts from PID-13/PID-14/PID-40 (a child's are its family's).
+
+    SIU^S12 has no NK1 in many engines' structures: the email then comes in PID-13. When the
+    message names exactly one NK1 without an email, the PID email is taken as that person's.
+    """
+    guardians = [_guardian(nk1) for nk1 in _all(message, "NK1")]
+    emails: list[str] = []
+    mobiles: list[str] = []
+    for field in (13, 40, 14):
+        telecoms = _telecoms(pid, field)
+        emails += telecoms.emails
+        mobiles += telecoms.mobiles
+    known = {guardian.email.lower() for guardian in guardians if guardian.email}
+    emails = list(dict.fromkeys(email for email in emails if email.lower() not in known))
+    if not emails:
+        return guardians
+    without = [number for number, guardian in enumerate(guardians) if not guardian.email]
+    if len(guardians) == 1 and without:
+        only = guardians[0]
+        guardians[0] = GuardianData(
+            full_name=only.full_name,
+            relationship=only.relationship,
+            mobile=only.mobile or (mobiles[0] if mobiles else ""),
+            email=emails.pop(0),
+        )
+    name = f"{child.first_name} {child.last_name}".strip() if child else ""
+    for email in emails:
+        guardians.append(
+            GuardianData(
+                full_name=f"Family of {name}" if name else email.split("@")[0],
+                mobile=mobiles[0] if mobiles else "",
+                email=email,
+            )
+        )
+    return guardians
+
+
+# SCH-25 filler status (HL7 Table 0278, and "Arrived", which engines add) for S12-S14.
+# A status says more than the trigger: an S14 whose SCH-25 is Cancelled cancels.
+FILLER_STATUS: dict[str, Action] = {
+    "CANCELLED": Action.CANCEL,
+    "CANCELED": Action.CANCEL,
+    "DELETED": Action.CANCEL,
+    "DC": Action.CANCEL,
+    "DISCONTINUED": Action.CANCEL,
+    "NOSHOW": Action.NO_SHOW,
+    "NO SHOW": Action.NO_SHOW,
+    "NO-SHOW": Action.NO_SHOW,
+    "COMPLETE": Action.COMPLETE,
+    "COMPLETED": Action.COMPLETE,
+}
+
+
+def _action(header: Header, status: str) -> Action:
+    action = TRIGGERS[header.trigger]
+    if action in (Action.BOOK, Action.UPDATE):
+        return FILLER_STATUS.get(status.upper(), action)
+    return action
+
+
+# Where the start may be: AIS-4 (v2.4+), AIL-6, AIG-8, AIP-6, TQ1-7 (v2.6+), SCH-11.4 (the older TQ).
+START_FIELDS = (("AIS", 4, 1), ("AIL", 6, 1), ("AIG", 8, 1), ("AIP", 6, 1), ("TQ1", 7, 1), ("SCH", 11, 4))
+
+
+def _field_spec(spec: str) -> tuple[str, int, int]:
+    name, _, rest = spec.partition("-")
+    field, _, comp = rest.partition(".")
+    return name, int(field), int(comp or 1)
+
+
+def _start(message: hl7.Message, tz: zoneinfo.ZoneInfo, *, skip: str = "") -> dt.datetime | None:
+    for name, field, comp in START_FIELDS:
+        if skip and (name, field, comp) == _field_spec(skip):
+            continue
         if value := _get(_first(message, name), field, 1, comp):
             return parse_time(value, tz, what=f"{name}-{field} start")
     return None
 
 
-def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> Booking:
-    """The booking a decoded SIU message carries; NotTaken / NotApplied when it cannot be read."""
-    if header.message_type != "SIU" or header.trigger not in TRIGGERS:
-        raise NotTaken(f"{header.type_name or 'This message type'} is not taken here: send SIU S12-S15, S17 or S26.")
+def _arrival(message: hl7.Message, tz: zoneinfo.ZoneInfo, spec: str) -> dt.datetime | None:
+    if not spec:
+        return None
+    name, field, comp = _field_spec(spec)
+    value = _get(_first(message, name), field, 1, comp)
+    return parse_time(value, tz, what=f"{spec} arrival") if value else None
+
+
+def _services(message: hl7.Message, sch: hl7.Segment) -> tuple[tuple[str, str], ...]:
+    """The codes the message names the service by: each AIS-3, then SCH-8 (type) and SCH-7 (reason)."""
+    found = [("AIS-3", _get(ais, 3, 1, 1) or _get(ais, 3, 1, 2)) for ais in _all(message, "AIS")]
+    found += [("SCH-8", _get(sch, 8, 1, 1) or _get(sch, 8, 1, 2)), ("SCH-7", _get(sch, 7, 1, 1) or _get(sch, 7, 1, 2))]
+    return tuple((where, code) for where, code in found if code)
+
+
+ADT_UPDATES = {"A08", "A31"}
+ADT_MERGES = {"A34", "A40", "A47"}
+
+
+def patient_event_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> PatientEvent:
+    """ADT^A08/A31 (details changed) or ADT^A34/A40/A47 (merged: MRG-1 names the prior id)."""
+    if header.trigger not in ADT_UPDATES | ADT_MERGES:
+        raise NotTaken(f"{header.type_name} is not taken here: send ADT A08, A31, A34, A40 or A47.", Err.EVENT)
     if not header.control_id:
-        raise NotTaken("MSH-10 (message control id) is empty.")
+        raise NotTaken("MSH-10 (message control id) is empty.", Err.REQUIRED)
     try:
         message = hl7.parse(text)
     except Exception as exc:  # the library raises several kinds on malformed text
-        raise NotTaken(f"The message could not be read as HL7: {exc}") from None
+        raise NotTaken(f"The message could not be read as HL7: {exc}", Err.SEGMENT) from None
     if not header.message_time:
-        raise NotApplied("MSH-7 (message time) is empty: it is needed to apply messages in order.")
+        raise NotApplied("MSH-7 (message time) is empty: it is needed to apply messages in order.", Err.REQUIRED)
+    pid = _first(message, "PID")
+    if pid is None:
+        raise NotApplied("The PID segment (the patient) is missing.", Err.SEGMENT)
+    child = _child(pid)
+    if child is None or not child.mrn:
+        raise NotApplied("PID-3 has no medical record number.", Err.REQUIRED)
+    merge = header.trigger in ADT_MERGES
+    if merge:
+        mrg = _first(message, "MRG")
+        if mrg is None:
+            raise NotApplied(f"{header.type_name} needs an MRG segment naming the prior id.", Err.SEGMENT)
+        prior = _mrn(mrg, 1)
+        if not prior:
+            raise NotApplied("MRG-1 (prior patient identifier) is empty.", Err.REQUIRED)
+        child = ChildData(
+            mrn=child.mrn,
+            first_name=child.first_name,
+            last_name=child.last_name,
+            date_of_birth=child.date_of_birth,
+            language=child.language,
+            prior_mrns=(prior, *(mrn for mrn in child.prior_mrns if mrn != prior)),
+        )
+    return PatientEvent(
+        merge=merge,
+        child=child,
+        message_at=parse_time(header.message_time, tz, what="MSH-7 message time"),
+        guardians=_guardians(message, pid, child),
+    )
+
+
+def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo, *, arrival_field: str = "") -> Booking:
+    """The booking a decoded SIU message carries; NotTaken / NotApplied when it cannot be read."""
+    if header.message_type != "SIU":
+        raise NotTaken(
+            f"{header.type_name or 'This message type'} is not taken here: send SIU S12-S15, S17 or S26.",
+            Err.MESSAGE_TYPE,
+        )
+    if header.trigger not in TRIGGERS:
+        raise NotTaken(f"{header.type_name} is not taken here: send SIU S12-S15, S17 or S26.", Err.EVENT)
+    if not header.control_id:
+        raise NotTaken("MSH-10 (message control id) is empty.", Err.REQUIRED)
+    try:
+        message = hl7.parse(text)
+    except Exception as exc:  # the library raises several kinds on malformed text
+        raise NotTaken(f"The message could not be read as HL7: {exc}", Err.SEGMENT) from None
+    if not header.message_time:
+        raise NotApplied("MSH-7 (message time) is empty: it is needed to apply messages in order.", Err.REQUIRED)
     sch = _first(message, "SCH")
     if sch is None:
-        raise NotApplied("The SCH segment is missing.")
-    filler = _get(sch, 2, 1, 1)
-    if not filler:
-        raise NotApplied("SCH-2 (filler appointment id) is empty.")
-    action = TRIGGERS[header.trigger]
+        raise NotApplied("The SCH segment is missing.", Err.SEGMENT)
+    filler, placer = _get(sch, 2, 1, 1), _get(sch, 1, 1, 1)
+    if not filler and not placer:
+        raise NotApplied(
+            "SCH-1 (placer appointment id) and SCH-2 (filler appointment id) are both empty.", Err.REQUIRED
+        )
+    status = _get(sch, 25, 1, 1) or _get(sch, 25, 1, 2)
+    action = _action(header, status)
     pid = _first(message, "PID")
     if pid is None and action in (Action.BOOK, Action.UPDATE):
-        raise NotApplied("The PID segment (the patient) is missing.")
+        raise NotApplied("The PID segment (the patient) is missing.", Err.SEGMENT)
     child = _child(pid)
     if child is not None and not child.mrn:
-        raise NotApplied("PID-3 has no medical record number.")
+        raise NotApplied("PID-3 has no medical record number.", Err.REQUIRED)
+    services = _services(message, sch)
+    booking = action in (Action.BOOK, Action.UPDATE)
     return Booking(
         action=action,
         filler_id=filler,
+        placer_id=placer,
         message_at=parse_time(header.message_time, tz, what="MSH-7 message time"),
-        start=_start(message, tz) if action in (Action.BOOK, Action.UPDATE) else None,
+        start=_start(message, tz, skip=arrival_field) if booking else None,
+        arrival=_arrival(message, tz, arrival_field) if booking else None,
         location_code=_get(_first(message, "AIL"), 3, 1, 1),
-        service_code=_get(_first(message, "AIS"), 3, 1, 1),
+        service_code=services[0][1] if services else "",
+        service_candidates=services,
         child=child,
-        guardians=[_guardian(nk1) for nk1 in _all(message, "NK1")],
+        guardians=_guardians(message, pid, child),
         note=_get(sch, 6, 1, 2) or _get(sch, 6, 1, 1),
+        filler_status=status,
     )
 
 
@@ -257,27 +552,35 @@ def _escape(text: str) -> str:
     return " ".join(out.split())
 
 
-def ack(header: Header, code: str, reason: str = "") -> bytes:
-    """ACK for `header`: AA, AE (with the reason in MSA-3 and ERR-8) or AR."""
+# Quotation marks our reasons use, for senders whose charset (8859/1, ASCII) has none.
+PLAIN = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-", "…": "..."})
+
+
+def ack(header: Header, code: str, reason: str = "", error: Err | None = None) -> bytes:
+    """ACK for `header`: AA, AE (with the reason in MSA-3 and ERR-8) or AR, in the sender's charset."""
+    codec = ack_codec(header)
+    if codec not in ("utf-8", "utf-16-le", "utf-16-be"):
+        reason = reason.translate(PLAIN)
     now = timezone.now().strftime("%Y%m%d%H%M%S+0000")
-    msh = "|".join(
-        [
-            "MSH",
-            "^~\\&",
-            _escape(header.receiving_application) or "MARROW-READY",
-            _escape(header.receiving_facility),
-            _escape(header.application),
-            _escape(header.facility),
-            now,
-            "",
-            f"ACK^{_escape(header.trigger)}^ACK",
-            secrets.token_hex(8).upper(),
-            _escape(header.processing_id)[:3] or "P",
-            _escape(header.version)[:8] or "2.5.1",
-        ]
-    )
-    segments = [msh, f"MSA|{code}|{_escape(header.control_id)}|{_escape(reason)[:80]}"]
+    fields = [
+        "MSH",
+        "^~\\&",
+        _escape(header.receiving_application) or "MARROW-READY",
+        _escape(header.receiving_facility),
+        _escape(header.application),
+        _escape(header.facility),
+        now,
+        "",
+        f"ACK^{_escape(header.trigger)}^ACK",
+        secrets.token_hex(8).upper(),
+        _escape(header.processing_id)[:3] or "P",
+        _escape(header.version)[:8] or "2.5.1",
+    ]
+    if header.charset:
+        fields += ["", "", "", "", "", _escape(header.charset)]
+    segments = ["|".join(fields), f"MSA|{code}|{_escape(header.control_id)}|{_escape(reason)[:80]}"]
     if code != "AA":
-        error = "207^Application internal error^HL70357" if code == "AE" else "200^Unsupported message type^HL70357"
-        segments.append(f"ERR|||{error}|E||||{_escape(reason)}")
-    return ("\r".join(segments) + "\r").encode()
+        error = error or (Err.INTERNAL if code == "AE" else Err.MESSAGE_TYPE)
+        segments.append(f"ERR|||{error}^HL70357|E||||{_escape(reason)}")
+    text = "\r".join(segments) + "\r"
+    return (codecs.BOM_UTF8 if header.wire == "utf-8" else b"") + text.encode(codec, errors="replace")

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError, models
 from django.db.models import Q
 from django.utils import timezone, translation
 
 from . import hl7v2
 from .apply import Outcome, apply_booking
-from .booking import Booking, NotApplied, NotTaken
+from .apply import apply_patient_event as apply_event
+from .booking import Booking, Err, NotApplied, NotTaken, PatientEvent
 from .models import InboundMessage, MessageStatus, Protocol, SendingSystem
 
 logger = logging.getLogger(__name__)
@@ -47,10 +49,12 @@ def receive_hl7(raw: bytes, *, peer: str = "") -> bytes:
     try:
         header = hl7v2.read_header(raw)
     except NotTaken as exc:
-        _finish(message, Outcome(MessageStatus.REJECTED, exc.reason))
-        return hl7v2.ack(hl7v2.Header(), "AR", exc.reason)
+        _finish(message, Outcome(MessageStatus.REJECTED, exc.reason, error=exc.code))
+        return hl7v2.ack(hl7v2.Header(), "AR", exc.reason, exc.code)
     outcome = process_hl7(message, header)
-    return hl7v2.ack(header, ACK_CODES[outcome.status], outcome.reason)
+    # Notes go back too: an AA may say that no one could be invited.
+    text = " ".join([outcome.reason, *outcome.notes]).strip()
+    return hl7v2.ack(header, ACK_CODES[outcome.status], text, outcome.error)
 
 
 def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> Outcome:
@@ -59,54 +63,93 @@ def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> 
     try:
         header = header or hl7v2.read_header(raw)
     except NotTaken as exc:
-        return _finish(message, Outcome(MessageStatus.REJECTED, exc.reason))
+        return _finish(message, Outcome(MessageStatus.REJECTED, exc.reason, error=exc.code))
     message.control_id = header.control_id[:199]
     message.message_type = header.type_name[:20]
     if len(raw) > max_message_bytes():
         reason = f"The message is {len(raw):,} bytes; the limit is {max_message_bytes():,}."
-        return _finish(message, Outcome(MessageStatus.REJECTED, reason))
+        return _finish(message, Outcome(MessageStatus.REJECTED, reason, error=Err.DATA_TYPE))
     system = hl7_system(header)
     if system is None:
         reason = (
             f"Sending application “{header.application}” at facility “{header.facility}” (MSH-3/MSH-4) "
             "is not registered here."
         )
-        return _finish(message, Outcome(MessageStatus.REJECTED, reason))
+        return _finish(message, Outcome(MessageStatus.REJECTED, reason, error=Err.TABLE))
     message.system = system
+    if not system.takes_processing_id(header.processing_id):
+        reason = (
+            f"MSH-11 processing id “{header.processing_id}” was sent to {system}, which is set up as "
+            f"{system.get_processing_mode_display()}: a test message is never applied to live data, nor the reverse."
+        )
+        return _finish(message, Outcome(MessageStatus.REJECTED, reason, error=Err.PROCESSING_ID))
+
+    if header.message_type == "ADT":
+        # The same listener takes ADT: a child's details changed, or two records merged.
+        def read_event() -> PatientEvent:
+            return hl7v2.patient_event_of(hl7v2.decode(raw, header), header, system.tz)
+
+        return apply_stored(message, system, read_event, apply=apply_patient_event)
 
     def read() -> Booking:
-        return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz)
+        return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz, arrival_field=system.arrival_field)
 
     return apply_stored(message, system, read)
 
 
-def apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
+def apply_stored(
+    message: InboundMessage, system: SendingSystem, read: Callable[[], Any], apply: Callable[..., Outcome] | None = None
+) -> Outcome:
     # Reasons go back to the sender and into the stored row: in the site's language, whoever asks.
     with translation.override(settings.LANGUAGE_CODE):
-        return _apply_stored(message, system, read)
+        return _apply_stored(message, system, read, apply or _apply_once_more_on_a_clash)
 
 
-def _apply_stored(message: InboundMessage, system: SendingSystem, read: Callable[[], Booking]) -> Outcome:
+def _apply_stored(
+    message: InboundMessage, system: SendingSystem, read: Callable[[], Any], apply: Callable[..., Outcome]
+) -> Outcome:
     try:
         booking = read()
+        if booking.child is not None:
+            message.mrn = booking.child.mrn[:64]
+            message.child_name = f"{booking.child.first_name} {booking.child.last_name}".strip()[:170]
         message.message_at = booking.message_at
-        message.filler_id = booking.filler_id[:120]
+        message.filler_id = booking.appointment_id[:120]
         if _is_resend(message):
             outcome = Outcome(MessageStatus.UNCHANGED, "Already applied: this is a resend of the same message.")
         else:
-            outcome = _apply_once_more_on_a_clash(system, booking, message)
+            outcome = apply(system, booking, message)
     except NotTaken as exc:
-        outcome = Outcome(MessageStatus.REJECTED, exc.reason)
+        outcome = Outcome(MessageStatus.REJECTED, exc.reason, error=exc.code)
     except NotApplied as exc:
-        outcome = Outcome(MessageStatus.FAILED, exc.reason)
+        outcome = Outcome(MessageStatus.FAILED, exc.reason, error=exc.code)
+    except (IntegrityError, OperationalError):
+        # A clash that applying once more did not settle, or a lock that timed out: try again later.
+        logger.warning("inbound message clashed", extra={"message_id": message.pk}, exc_info=True)
+        outcome = Outcome(
+            MessageStatus.FAILED,
+            "Another change to the same record was being made; the message is kept to try again.",
+            error=Err.LOCKED,
+        )
     except Exception:
         # Kept for a nurse to try again; the sender is told it was not applied.
         logger.exception("inbound message failed", extra={"message_id": message.pk})
-        outcome = Outcome(MessageStatus.FAILED, "An unexpected error stopped this message; it is kept to try again.")
+        outcome = Outcome(
+            MessageStatus.FAILED,
+            "An unexpected error stopped this message; it is kept to try again.",
+            error=Err.INTERNAL,
+        )
     _finish(message, outcome)
     if outcome.settled and message.filler_id:
         _supersede(message)
     return outcome
+
+
+def apply_patient_event(system: SendingSystem, event: PatientEvent, message: InboundMessage) -> Outcome:
+    try:
+        return apply_event(system=system, event=event, message=message)
+    except IntegrityError:
+        return apply_event(system=system, event=event, message=message)
 
 
 def _apply_once_more_on_a_clash(system: SendingSystem, booking: Booking, message: InboundMessage) -> Outcome:
@@ -148,7 +191,43 @@ def _supersede(message: InboundMessage) -> None:
     )
 
 
+def _fold_resend(message: InboundMessage, outcome: Outcome) -> bool:
+    """A failing message sent again (same control id, same bytes) adds to the row already waiting."""
+    if (
+        message.attempts
+        or not message.control_id
+        or outcome.status not in (MessageStatus.FAILED, MessageStatus.REJECTED)
+    ):
+        return False
+    waiting = (
+        InboundMessage.objects.filter(
+            protocol=message.protocol,
+            system=message.system,
+            control_id=message.control_id,
+            status=outcome.status,
+            raw=bytes(message.raw),
+        )
+        .exclude(pk=message.pk)
+        .order_by("pk")
+        .first()
+    )
+    if waiting is None:
+        return False
+    InboundMessage.objects.filter(pk=waiting.pk).update(
+        resends=models.F("resends") + 1,
+        attempts=models.F("attempts") + 1,
+        reason=" ".join([outcome.reason, *outcome.notes]).strip(),
+        handled_at=timezone.now(),
+    )
+    message.delete()
+    message.pk = waiting.pk
+    return True
+
+
 def _finish(message: InboundMessage, outcome: Outcome) -> Outcome:
+    if message.pk is not None and _fold_resend(message, outcome):
+        logger.info("inbound message folded into an earlier one", extra={"message_id": message.pk})
+        return outcome
     message.status = outcome.status
     message.reason = " ".join([outcome.reason, *outcome.notes]).strip()
     if outcome.procedure is not None:

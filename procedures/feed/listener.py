@@ -1,7 +1,8 @@
 """The MLLP listener: one block in, one ACK out, on `hl7.mllp`'s asyncio server.
 
-Blocks are read with the stream's `readuntil` rather than the library's `readblock`, so the
-bytes of a badly framed or oversized block are kept (and answered) instead of dropped.
+Blocks are read by `Blocks` rather than the library's `readblock`, so the bytes of a badly
+framed, oversized or half-sent block are kept (and answered) instead of dropped, <FS> alone
+ends a block, and idle connections are closed.
 Database work runs on one thread of its own: Django's ORM is synchronous.
 """
 
@@ -12,20 +13,21 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 from hl7.mllp import start_hl7_server
 from hl7.mllp.streams import CARRIAGE_RETURN, END_BLOCK, START_BLOCK
 
 from . import hl7v2
-from .booking import NotTaken
+from .booking import Err, NotTaken
 from .intake import max_message_bytes, receive_hl7
 from .models import InboundMessage, MessageStatus, Protocol
 
 logger = logging.getLogger(__name__)
 
-SEPARATOR = END_BLOCK + CARRIAGE_RETURN
 # What is kept of a block over the size limit: enough to see what it was and answer it.
 KEPT_OF_OVERSIZED = 64 * 1024
+CHUNK = 64 * 1024
 
 
 class Oversized(Exception):
@@ -34,19 +36,57 @@ class Oversized(Exception):
         self.head, self.size = head, size
 
 
-async def read_block(reader: asyncio.StreamReader) -> bytes:
-    """The next block up to <FS><CR>, separator removed. Oversized blocks are drained to their end."""
-    head, size = b"", 0
-    while True:
-        try:
-            block = await reader.readuntil(SEPARATOR)
-        except asyncio.LimitOverrunError as exc:
-            chunk = await reader.readexactly(exc.consumed)
-            head, size = (head + chunk)[:KEPT_OF_OVERSIZED], size + len(chunk)
-            continue
-        if size:
-            raise Oversized(head, size + len(block))
-        return block[: -len(SEPARATOR)]
+class Idle(Exception):
+    """Nothing more came for the idle timeout; `partial` is what was sent of an unfinished block."""
+
+    def __init__(self, partial: bytes) -> None:
+        super().__init__(f"{len(partial)} bytes pending")
+        self.partial = partial
+
+
+def idle_timeout() -> float:
+    return float(getattr(settings, "FEED_MLLP_IDLE_SECONDS", 300))
+
+
+class Blocks:
+    """The blocks of one connection, each up to its <FS>.
+
+    The <CR> after <FS> is optional: some engines leave it out and wait for the ACK, so a block
+    is answered as soon as its <FS> arrives, and a <CR> left over is noise before the next <VT>.
+    Oversized blocks are drained to their end; a connection that sends nothing for the idle
+    timeout, between blocks or in the middle of one, raises Idle.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, *, limit: int, timeout: float) -> None:
+        self.reader, self.limit, self.timeout = reader, limit, timeout
+        self.buffer = bytearray()
+        self.head, self.dropped = b"", 0
+
+    async def next(self) -> bytes:
+        while True:
+            end = self.buffer.find(END_BLOCK)
+            if end >= 0:
+                block = bytes(self.buffer[:end])
+                del self.buffer[: end + 1]
+                if self.buffer[:1] == CARRIAGE_RETURN:
+                    del self.buffer[:1]
+                if self.dropped:
+                    head, size = self.head, self.dropped + len(block)
+                    self.head, self.dropped = b"", 0
+                    raise Oversized(head, size)
+                return block
+            if len(self.buffer) > self.limit:
+                if not self.dropped:
+                    self.head = bytes(self.buffer[:KEPT_OF_OVERSIZED])
+                self.dropped += len(self.buffer)
+                self.buffer.clear()
+            try:
+                chunk = await asyncio.wait_for(self.reader.read(CHUNK), self.timeout)
+            except TimeoutError:
+                raise Idle(self.head or bytes(self.buffer)) from None
+            if not chunk:
+                raise asyncio.IncompleteReadError(self.head or bytes(self.buffer), None)
+            self.buffer += chunk
 
 
 def _store_rejected(raw: bytes, reason: str, peer: str) -> hl7v2.Header:
@@ -74,22 +114,20 @@ def _handle(raw: bytes, peer: str) -> bytes:
 
 
 def _reject(raw: bytes, reason: str, peer: str) -> bytes:
-    return hl7v2.ack(_store_rejected(raw, reason, peer), "AR", reason)
+    return hl7v2.ack(_store_rejected(raw, reason, peer), "AR", reason, Err.SEGMENT)
 
 
 class Listener:
     """Serves MLLP on host:port until stopped; port 0 picks a free one (see `.port`)."""
 
-    def __init__(self, host: str = "0.0.0.0", port: int = 2575) -> None:  # noqa: S104 - a server listens
+    def __init__(self, host: str = "127.0.0.1", port: int = 2575) -> None:
         self.host, self.requested_port = host, port
         self.port = 0
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-db")
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
-        self.server = await start_hl7_server(
-            self.connected, self.host, self.requested_port, limit=max_message_bytes() + len(SEPARATOR)
-        )
+        self.server = await start_hl7_server(self.connected, self.host, self.requested_port, limit=CHUNK)
         self.port = self.server.sockets[0].getsockname()[1]
         logger.info("hl7 listener started", extra={"port": self.port})
 
@@ -105,15 +143,22 @@ class Listener:
 
     async def connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str((writer.get_extra_info("peername") or ("",))[0])
+        blocks = Blocks(reader, limit=max_message_bytes() + 1, timeout=idle_timeout())
         try:
             while True:
                 try:
-                    block = await read_block(reader)
+                    block = await blocks.next()
                 except asyncio.IncompleteReadError as exc:
                     if exc.partial.strip():
                         await self.db(
                             _store_rejected, exc.partial, "The connection closed in the middle of a message.", peer
                         )
+                    return
+                except Idle as exc:
+                    if exc.partial.strip():
+                        reason = f"Nothing more came for {idle_timeout():g} s in the middle of a message: closed."
+                        await self.db(_store_rejected, exc.partial, reason, peer)
+                    logger.info("hl7 connection idle: closed", extra={"peer": peer})
                     return
                 except Oversized as exc:
                     reason = (
@@ -125,11 +170,15 @@ class Listener:
                 start = block.find(START_BLOCK)
                 if start < 0:
                     reason = "Not MLLP framing: a message must begin with <VT> (0x0B) and end with <FS><CR>."
-                    ack = await self.db(_reject, block, reason, peer)
+                    acks = [await self.db(_reject, block, reason, peer)]
                 else:
-                    # Anything before <VT> is noise between frames (a stray newline, say).
-                    ack = await self.db(_handle, block[start + 1 :], peer)
-                writer.writeblock(ack)
+                    # Anything before <VT> is noise between frames (a stray newline, say). One frame
+                    # may hold several messages: each is answered, in order.
+                    acks = [
+                        await self.db(_handle, message, peer) for message in hl7v2.split_messages(block[start + 1 :])
+                    ]
+                for ack in acks:
+                    writer.writeblock(ack)
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
             return

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import zoneinfo
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -16,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.models import Role, User
 from procedures.models import Location, Patient, Procedure, ProcedureKind, Sedation, scoped, validate_time_zone
+from procedures.models.care import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,6 +27,34 @@ if TYPE_CHECKING:
 class SendingSystemQuerySet(models.QuerySet["SendingSystem"]):
     def visible_to(self, user: User) -> SendingSystemQuerySet:
         return scoped(self, user, nurse=Q(pk__in=SendingSystem.objects.filter(clinics__nurses=user.pk)), guardian=None)
+
+
+class ProcessingMode(models.TextChoices):
+    """MSH-11 (HL7 Table 0103): a production system takes P; a test system takes T and D."""
+
+    PRODUCTION = "production", _("Production (MSH-11 P)")
+    TEST = "test", _("Test (MSH-11 T or D)")
+
+
+# Where the procedure named in an SIU message may be read, in HL7 field terms.
+SERVICE_FIELDS = ("AIS-3", "SCH-8", "SCH-7")
+DEFAULT_SERVICE_ORDER = " ".join(SERVICE_FIELDS)
+_FIELD_SPEC = re.compile(r"^[A-Z][A-Z0-9]{2}-\d{1,3}(\.\d{1,2})?$")
+
+
+def validate_service_order(value: str) -> None:
+    names = value.split()
+    unknown = [name for name in names if name not in SERVICE_FIELDS]
+    if not names or unknown or len(set(names)) != len(names):
+        raise ValidationError(
+            _("List each of %(fields)s at most once, separated by spaces."),
+            params={"fields": ", ".join(SERVICE_FIELDS)},
+        )
+
+
+def validate_field_spec(value: str) -> None:
+    if value and not _FIELD_SPEC.match(value):
+        raise ValidationError(_("Write a segment and field, for example AIL-6 or ZAP-2.1."))
 
 
 class SendingSystem(models.Model):
@@ -44,7 +75,31 @@ class SendingSystem(models.Model):
         help_text=_("For times the system sends without a UTC offset."),
     )
     arrival_lead_minutes = models.PositiveSmallIntegerField(
-        _("arrive this many minutes before the start"), default=60, validators=[MaxValueValidator(360)]
+        _("arrive this many minutes before the start"),
+        default=60,
+        validators=[MaxValueValidator(360)],
+        help_text=_("Used when the message gives no arrival time of its own."),
+    )
+    arrival_field = models.CharField(
+        _("arrival time field"),
+        max_length=12,
+        blank=True,
+        validators=[validate_field_spec],
+        help_text=_("Where the engine puts the arrival time, for example AIL-6 or ZAP-2. Empty: use the lead above."),
+    )
+    service_order = models.CharField(
+        _("where the procedure is named"),
+        max_length=40,
+        default=DEFAULT_SERVICE_ORDER,
+        validators=[validate_service_order],
+        help_text=_("Fields read in this order; the first code with a mapping wins."),
+    )
+    processing_mode = models.CharField(
+        _("processing mode"),
+        max_length=12,
+        choices=ProcessingMode.choices,
+        default=ProcessingMode.PRODUCTION,
+        help_text=_("Messages of the other kind (MSH-11) are refused."),
     )
     clinics = models.ManyToManyField(
         Location, related_name="sending_systems", verbose_name=_("clinics it books for"), blank=True
@@ -88,6 +143,10 @@ class SendingSystem(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def takes_processing_id(self, processing_id: str) -> bool:
+        wanted = ("P",) if self.processing_mode == ProcessingMode.PRODUCTION else ("T", "D")
+        return (processing_id or "P").upper() in wanted
 
 
 def _hash(token: str) -> str:
@@ -178,29 +237,73 @@ class ExternalPatient(models.Model):
         return f"{self.system}: {self.mrn}"
 
 
+def children_without_guardian(user: User) -> models.QuerySet[Patient]:
+    """Children a sending system booked who have no parent or guardian: the nurses' list asks for one."""
+    active = Q(procedures__status__in=ACTIVE_STATUSES)
+    return (
+        Patient.objects.visible_to(user)
+        .filter(pk__in=ExternalPatient.objects.values("patient_id"), guardians__isnull=True)
+        .filter(active)
+        .annotate(next_start=models.Min("procedures__scheduled_start", filter=active))
+        .select_related("location")
+        .order_by("next_start", "pk")
+    )
+
+
 class ExternalAppointment(models.Model):
-    """One appointment in a sending system (its filler id) and what we last applied for it.
+    """One appointment in a sending system and what we last applied for it.
+
+    Keyed by the filler id (SCH-2) when the sender gives one, else by the placer id
+    (SCH-1): HL7 asks for at least one. A later message carrying both finds the row
+    first known by its placer id and records the filler id on it.
 
     Messages are ordered by the time the sender stamped on them, never by
     arrival: one older than `last_message_at` changes nothing.
     """
 
     system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="appointments")
-    filler_id = models.CharField(_("their appointment id"), max_length=120)
+    filler_id = models.CharField(_("their appointment id"), max_length=120, blank=True)
+    placer_id = models.CharField(_("placer appointment id"), max_length=120, blank=True)
     procedure = models.ForeignKey(Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     last_message_at = models.DateTimeField(_("time of the last applied message"), null=True, blank=True)
+    # What that message asked (booking.Action): for the tie-break of messages stamped the same moment.
+    last_action = models.CharField(_("what the last applied message asked"), max_length=12, blank=True)
     cancelled = models.BooleanField(_("cancelled there"), default=False)
 
     class Meta:
         verbose_name = _("appointment in a sending system")
         verbose_name_plural = _("appointments in sending systems")
-        constraints = [models.UniqueConstraint(fields=["system", "filler_id"], name="feed_appointment_unique_id")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "filler_id"], condition=~Q(filler_id=""), name="feed_appointment_unique_id"
+            ),
+            # Placer ids key only the rows that have no filler id (some engines send SCH-1 as "1").
+            models.UniqueConstraint(
+                fields=["system", "placer_id"], condition=Q(filler_id=""), name="feed_appointment_unique_placer"
+            ),
+            models.CheckConstraint(condition=~Q(filler_id="", placer_id=""), name="feed_appointment_has_an_id"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.system}: {self.filler_id}"
+        return f"{self.system}: {self.their_id}"
 
-    def is_newer(self, message_at: datetime) -> bool:
-        return self.last_message_at is None or message_at >= self.last_message_at
+    @property
+    def their_id(self) -> str:
+        return self.filler_id or self.placer_id
+
+    def is_newer(self, message_at: datetime, action: str = "") -> bool:
+        """Whether a message stamped `message_at` comes after the last one applied.
+
+        Engines stamp MSH-7 to the minute (Corepoint, athena), so ties are common. Within one
+        timestamp messages apply in the order they arrive, except that a booking (S12) never
+        undoes a change (S13/S14) of the same moment: a booking comes before its changes. An
+        S12 for an appointment already known, with a later timestamp, is applied as an update.
+        """
+        if self.last_message_at is None or message_at > self.last_message_at:
+            return True
+        if message_at < self.last_message_at:
+            return False
+        return not (action == "book" and self.last_action == "update")
 
 
 class Protocol(models.TextChoices):
@@ -214,6 +317,7 @@ class MessageStatus(models.TextChoices):
     UNCHANGED = "unchanged", _("Nothing to change")
     FAILED = "failed", _("Could not be applied")
     REJECTED = "rejected", _("Not a message we take")
+    DISMISSED = "dismissed", _("Dismissed by a nurse")
 
 
 class InboundMessageQuerySet(models.QuerySet["InboundMessage"]):
@@ -223,7 +327,8 @@ class InboundMessageQuerySet(models.QuerySet["InboundMessage"]):
         )
 
     def to_fix(self) -> InboundMessageQuerySet:
-        return self.filter(status=MessageStatus.FAILED)
+        """The nurses' list: what could not be applied, and what was refused (AR), until dismissed."""
+        return self.filter(status__in=(MessageStatus.FAILED, MessageStatus.REJECTED))
 
 
 class InboundMessage(models.Model):
@@ -242,6 +347,15 @@ class InboundMessage(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     procedure = models.ForeignKey(Procedure, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Who the message is about, as it named the child (read before anything is applied).
+    mrn = models.CharField(_("MRN"), max_length=64, blank=True)
+    child_name = models.CharField(_("child"), max_length=170, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dismiss_reason = models.CharField(_("why it was dismissed"), max_length=200, blank=True)
+    # The same bytes sent again under the same control id, while this row waits: folded into it.
+    resends = models.PositiveIntegerField(_("sent again"), default=0)
     handled_at = models.DateTimeField(_("last handled"), null=True, blank=True)
 
     objects = InboundMessageQuerySet.as_manager()
@@ -265,5 +379,7 @@ class InboundMessage(models.Model):
         """The raw message for reading: one segment per line, undecodable bytes shown as escapes."""
         data = bytes(self.raw)
         if self.protocol == Protocol.HL7:
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            from .hl7v2 import readable
+
+            return readable(data).replace("\r", "\n")
         return data.decode("utf-8", errors="backslashreplace")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.message_list, name="feed_message_list"),
     path("<id:pk>/", views.message_detail, name="feed_message_detail"),
     path("<id:pk>/try-again/", views.message_retry, name="feed_message_retry"),
+    path("<id:pk>/dismiss/", views.message_dismiss, name="feed_message_dismiss"),
 ]
 
 # Mounted at /fhir/ in portal/urls.py.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
@@ -20,7 +21,7 @@ from portal.client import client_ip
 
 from .fhir import outcome_json, process_fhir
 from .intake import try_again
-from .models import ApiToken, InboundMessage, MessageStatus, Protocol
+from .models import ApiToken, InboundMessage, MessageStatus, Protocol, children_without_guardian
 
 PAGE_SIZE = 25
 
@@ -34,18 +35,59 @@ def _visible(request: HttpRequest) -> Any:
 def message_list(request: HttpRequest) -> HttpResponse:
     queue = _visible(request).to_fix().defer("raw").order_by("received_at", "pk")
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "feed/message_list.html", {"page": page, "query": ""})
+    lonely = list(children_without_guardian(request.user)[:PAGE_SIZE])
+    return render(request, "feed/message_list.html", {"page": page, "query": "", "without_guardian": lonely})
 
 
 @audited(InboundMessage, patient="procedure__patient_id")
 @care_team_required
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(_visible(request).select_related("procedure__patient"), pk=pk)
-    return render(request, "feed/message_detail.html", {"message": message, "can_retry": _can_retry(message)})
+    return render(
+        request,
+        "feed/message_detail.html",
+        {
+            "message": message,
+            "can_retry": _can_retry(message),
+            "can_dismiss": message.status in (MessageStatus.FAILED, MessageStatus.REJECTED),
+            "dismiss_form": DismissForm(),
+        },
+    )
 
 
 def _can_retry(message: InboundMessage) -> bool:
     return message.status == MessageStatus.FAILED
+
+
+class DismissForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why it needs nothing more"),
+        max_length=200,
+        help_text=_("For example: booked by hand, or a test message."),
+    )
+
+
+@audited(InboundMessage, patient="procedure__patient_id")
+@care_team_required
+@require_POST
+def message_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(_visible(request), pk=pk)
+    form = DismissForm(request.POST)
+    if message.status not in (MessageStatus.FAILED, MessageStatus.REJECTED):
+        messages.info(request, _("This message no longer needs anything: it was applied or replaced."))
+        return redirect("nurse:feed_message_detail", pk=message.pk)
+    if not form.is_valid():
+        messages.error(request, _("Say why the message needs nothing more (up to 200 characters)."))
+        return redirect("nurse:feed_message_detail", pk=message.pk)
+    # One update that only a waiting row takes: two nurses dismissing at once dismiss once.
+    InboundMessage.objects.filter(pk=message.pk, status=message.status).update(
+        status=MessageStatus.DISMISSED,
+        dismissed_by=request.user,
+        dismiss_reason=form.cleaned_data["reason"],
+        handled_at=timezone.now(),
+    )
+    messages.success(request, _("Dismissed. It has left the list."))
+    return redirect("nurse:feed_message_list")
 
 
 @audited(InboundMessage, patient="procedure__patient_id")

@@ -123,3 +123,42 @@ def test_the_count_does_not_include_applied_or_replaced_messages(lakeside, locat
     receive_hl7(newer.encode())
     assert messages_to_fix(nurse) == 0
     assert "Replaced by a later message" in InboundMessage.objects.get(control_id="OLD").reason
+
+
+def test_rows_name_the_child_refused_messages_are_listed_and_a_nurse_dismisses_with_a_reason(
+    client, nurse, lakeside, other_nurse
+):
+    failed = _failed("WHO")
+    refused = siu(corpus.EPIC_S12, control="TEST-1").replace("|P|2.5.1", "|T|2.5.1", 1)
+    receive_hl7(refused.encode(), peer="10.0.0.5")
+    client.force_login(nurse)
+    page = client.get(reverse("nurse:feed_message_list")).content.decode()
+    assert "Mateo Rivera" in page and "E12345" in page
+    assert "TEST-1" in page and "Refused" in page
+
+    url = reverse("nurse:feed_message_dismiss", args=[failed.pk])
+    client.post(url, {"reason": ""})
+    assert InboundMessage.objects.get(pk=failed.pk).status == MessageStatus.FAILED  # a reason is needed
+    client.force_login(other_nurse)
+    assert client.post(url, {"reason": "not mine"}).status_code == 404
+    client.force_login(nurse)
+    assert client.post(url, {"reason": "Booked by hand"}).status_code == 302
+    failed.refresh_from_db()
+    assert (failed.status, failed.dismissed_by, failed.dismiss_reason) == (
+        MessageStatus.DISMISSED,
+        nurse,
+        "Booked by hand",
+    )
+    assert AuditEvent.objects.filter(user_id=nurse.pk, route="nurse:feed_message_dismiss", object_id=failed.pk).exists()
+    page = client.get(reverse("nurse:feed_message_list")).content.decode()
+    assert "WHO" not in page and "TEST-1" in page
+
+
+def test_the_waiting_metric_counts_failed_and_refused_messages(lakeside, settings, client):
+    from reminders.metrics import DeliveryCollector
+
+    _failed("M1", filler="M1")
+    receive_hl7(siu(corpus.EPIC_S12, control="M2").replace("|P|2.5.1", "|T|2.5.1", 1).encode())
+    families = {family.name: family for family in DeliveryCollector().collect()}
+    samples = {sample.labels["status"]: sample.value for sample in families["marrow_feed_messages_waiting"].samples}
+    assert samples["failed"] == 1 and samples["rejected"] == 1

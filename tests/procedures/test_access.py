@@ -56,6 +56,7 @@ POST_ONLY = {
     "nurse:check_in_acknowledge",
     "nurse:guardian_sms_consent",
     "nurse:feed_message_retry",
+    "nurse:feed_message_dismiss",
 }
 
 # Which object a URL's pk points at, by the name of the page.
@@ -87,6 +88,7 @@ OBJECT_OF = {
     "nurse:patient_access": Patient,
     "nurse:feed_message_detail": InboundMessage,
     "nurse:feed_message_retry": InboundMessage,
+    "nurse:feed_message_dismiss": InboundMessage,
 }
 
 

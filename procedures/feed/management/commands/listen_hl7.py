@@ -4,6 +4,7 @@ import asyncio
 import signal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from procedures.feed.listener import Listener
@@ -13,7 +14,8 @@ class Command(BaseCommand):
     help = "Listen for HL7 v2 scheduling messages (SIU) over MLLP and apply them."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens
+        # Loopback unless told otherwise: an engine on another host needs FEED_MLLP_HOST or --host.
+        parser.add_argument("--host", default=getattr(settings, "FEED_MLLP_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=2575)
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
