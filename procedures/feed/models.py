@@ -166,7 +166,9 @@ class ExternalPatient(models.Model):
 
     system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="patients")
     mrn = models.CharField(_("their MRN"), max_length=64)
-    resource_id = models.CharField(_("FHIR Patient id"), max_length=64, blank=True)
+    # How a later Appointment may refer to it: the Patient's id when it was sent from no other
+    # server (a urn:uuid or relative fullUrl), or the full URL it was sent under.
+    resource_id = models.CharField(_("FHIR Patient id"), max_length=255, blank=True)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
@@ -201,6 +203,25 @@ class ExternalAppointment(models.Model):
 
     def is_newer(self, message_at: datetime) -> bool:
         return self.last_message_at is None or message_at >= self.last_message_at
+
+
+class AppointmentIdentifier(models.Model):
+    """One of the identifiers (system|value) a FHIR client gave an appointment: any of them finds it."""
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="+")
+    appointment = models.ForeignKey(ExternalAppointment, on_delete=models.CASCADE, related_name="identifiers")
+    uri = models.CharField(_("identifier system"), max_length=255, blank=True)
+    value = models.CharField(_("identifier value"), max_length=255)
+
+    class Meta:
+        verbose_name = _("appointment identifier")
+        verbose_name_plural = _("appointment identifiers")
+        constraints = [
+            models.UniqueConstraint(fields=["system", "uri", "value"], name="feed_appointment_identifier_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.uri}|{self.value}"
 
 
 class Protocol(models.TextChoices):

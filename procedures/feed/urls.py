@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -17,6 +17,8 @@ fhir_patterns = (
     [
         path("", views.fhir_bundle, name="bundle"),
         path("Appointment", views.fhir_appointment, name="appointment"),
+        # Anything else under /fhir/ answers an OperationOutcome, never the portal's HTML page.
+        re_path(r"^(?P<path>.*)$", views.fhir_not_found, name="not_found"),
     ],
     "fhir",
 )

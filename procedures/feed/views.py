@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -23,6 +26,7 @@ from .intake import try_again
 from .models import ApiToken, InboundMessage, MessageStatus, Protocol
 
 PAGE_SIZE = 25
+logger = logging.getLogger(__name__)
 
 
 def _visible(request: HttpRequest) -> Any:
@@ -120,11 +124,33 @@ def _fhir_receive(request: HttpRequest, *, expect: str) -> HttpResponse:
     return _fhir_response(status, [("information", "informational", text)])
 
 
-@csrf_exempt
+def _fhir_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A FHIR address: no CSRF (clients send tokens, not cookies), and even a failure is an OperationOutcome."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Exception:
+            logger.exception("FHIR request failed", extra={"path": request.path})
+            return _fhir_response(500, [("fatal", "exception", "An unexpected error stopped this request.")])
+
+    return wrapper
+
+
+@_fhir_endpoint
 def fhir_bundle(request: HttpRequest) -> HttpResponse:
     return _fhir_receive(request, expect="Bundle")
 
 
-@csrf_exempt
+@_fhir_endpoint
 def fhir_appointment(request: HttpRequest) -> HttpResponse:
     return _fhir_receive(request, expect="Appointment")
+
+
+@_fhir_endpoint
+def fhir_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    return _fhir_response(
+        404, [("error", "not-found", f"Nothing is served at /fhir/{path}: see /fhir/metadata for what is.")]
+    )
