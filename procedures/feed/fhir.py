@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.appointment import Appointment
@@ -49,6 +49,20 @@ NOTED = {
 }
 # Deeper than any Appointment, Patient or Bundle nests; a guard against a body built to exhaust the parser.
 MAX_DEPTH = 64
+
+
+class PreconditionFailed(Exception):
+    """HTTP 412: If-Match named a version that is no longer current, or If-None-Exist found several."""
+
+    def __init__(self, reason: str, current: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.current = current  # the current ETag, when a version was asked for
+
+
+def version_of(appointment: ExternalAppointment) -> int:
+    """An Appointment's version here: its procedure's, which a nurse's change moves on too."""
+    return appointment.procedure.version if appointment.procedure is not None else 1
 
 
 def fhir_base() -> str:
@@ -258,8 +272,10 @@ def _identifiers(appointment: Any) -> list[tuple[str, str]]:
     return sorted({(identifier.system or "", identifier.value) for identifier in sent if identifier.value})
 
 
-def filler_id_for(system: SendingSystem, identifiers: list[tuple[str, str]]) -> str:
-    """Which appointment of ours the identifiers name: any one of them known finds it."""
+def _known(system: SendingSystem, identifiers: list[tuple[str, str]]) -> set[str]:
+    """The filler ids of our appointments that any of the identifiers names."""
+    if not identifiers:
+        return set()
     match = Q()
     for uri, value in identifiers:
         match |= Q(uri=uri, value=value)
@@ -279,6 +295,12 @@ def filler_id_for(system: SendingSystem, identifiers: list[tuple[str, str]]) -> 
             + ", ".join(sorted(known))
             + "): send the identifiers of one appointment."
         )
+    return known
+
+
+def filler_id_for(system: SendingSystem, identifiers: list[tuple[str, str]]) -> str:
+    """Which appointment of ours the identifiers name: any one of them known finds it."""
+    known = _known(system, identifiers)
     if known:
         return known.pop()
     uri, value = identifiers[0]
@@ -312,13 +334,27 @@ def _appointment_of(sent: _Sent, expect: str | None) -> Any:
 
 
 def booking_of(
-    raw: bytes, system: SendingSystem, *, expect: str | None = None, received_at: Any = None
+    raw: bytes,
+    system: SendingSystem,
+    *,
+    expect: str | None = None,
+    received_at: Any = None,
+    target: ExternalAppointment | None = None,
 ) -> tuple[Booking, list[tuple[str, str]]]:
-    """What the request asks for, and the appointment's identifiers (system, value)."""
+    """What the request asks for, and the appointment's identifiers (system, value).
+
+    `target` is the appointment an update (PUT Appointment/{id}) names: the identifiers
+    sent may add to its own, never name another.
+    """
     sent = _load(raw)
     appointment = _appointment_of(sent, expect)
     identifiers = _identifiers(appointment)
-    if not identifiers:
+    if target is not None:
+        if appointment.id is not None and appointment.id != str(target.pk):
+            raise NotTaken(f"Appointment.id “{appointment.id}” is not the id in the address ({target.pk}).")
+        if _known(system, identifiers) - {target.filler_id}:
+            raise NotTaken("Appointment.identifier belongs to another appointment here.")
+    elif not identifiers:
         raise NotTaken("Appointment.identifier is needed: it is how a resend or a change is recognised.")
     action = STATUSES.get(appointment.status or "")
     if action is None:
@@ -326,7 +362,7 @@ def booking_of(
     updated = appointment.meta.lastUpdated if appointment.meta is not None else None
     if updated is None and received_at is None:
         raise NotTaken("Appointment.meta.lastUpdated is needed to apply changes in the order they were made.")
-    filler = filler_id_for(system, identifiers)
+    filler = target.filler_id if target is not None else filler_id_for(system, identifiers)
 
     patient = None
     patient_key = patient_mrn = location_code = ""
@@ -412,7 +448,66 @@ def noted_status(raw: bytes) -> str:
     return f"Noted: the record system says the child is {NOTED[appointments[0].status]}. Nothing changes here."
 
 
-def process_fhir(message: InboundMessage, *, expect: str | None = None) -> Outcome:
+def process_fhir(
+    message: InboundMessage,
+    *,
+    expect: str | None = None,
+    target: ExternalAppointment | None = None,
+    if_match: str | None = None,
+    if_none_exist: str | None = None,
+) -> Outcome:
+    """Apply a stored FHIR request.
+
+    An update may name the version it changes (If-Match); a create may say to
+    create only if a search finds nothing (If-None-Exist). Raises PreconditionFailed
+    (after recording the request as refused) when that version is no longer the
+    current one, or when the search finds more than one.
+    """
+    from .intake import _finish
+
+    if if_none_exist:
+        return _conditional(message, if_none_exist, expect=expect)
+    if target is None or if_match is None:
+        return _process(message, expect=expect, target=target)
+    with transaction.atomic():
+        # The same lock apply_booking takes first, so the check and the change see one version.
+        current = (
+            ExternalAppointment.objects.select_for_update(of=("self",)).select_related("procedure").get(pk=target.pk)
+        )
+        now = f'W/"{version_of(current)}"'
+        if if_match.strip().removeprefix("W/") == now.removeprefix("W/"):
+            return _process(message, expect=expect, target=current)
+    reason = f"If-Match {if_match} is not the current version ({now}): read it again, then send the change."
+    _finish(message, Outcome(MessageStatus.REJECTED, reason))
+    raise PreconditionFailed(reason, now)
+
+
+def _conditional(message: InboundMessage, condition: str, *, expect: str | None) -> Outcome:
+    from .fhir_api import conditional_matches
+    from .intake import _finish
+
+    assert message.system is not None  # noqa: S101 - only an authenticated client's requests are stored
+    message.message_type = "Appointment"
+    try:
+        found = conditional_matches(message.system, condition)
+    except NotTaken as exc:
+        return _finish(message, Outcome(MessageStatus.REJECTED, exc.reason))
+    if len(found) > 1:
+        reason = f"If-None-Exist “{condition}” finds more than one appointment here: nothing was created."
+        _finish(message, Outcome(MessageStatus.REJECTED, reason))
+        raise PreconditionFailed(reason)
+    if not found:
+        return _process(message, expect=expect, target=None)
+    message.filler_id = found[0].filler_id
+    return _finish(
+        message,
+        Outcome(
+            MessageStatus.UNCHANGED, "Already here (If-None-Exist): nothing was created or changed.", found[0].procedure
+        ),
+    )
+
+
+def _process(message: InboundMessage, *, expect: str | None, target: ExternalAppointment | None) -> Outcome:
     from .intake import _finish, apply_stored
 
     system = message.system
@@ -426,7 +521,9 @@ def process_fhir(message: InboundMessage, *, expect: str | None = None) -> Outco
     identifiers: list[tuple[str, str]] = []
 
     def read() -> Booking:
-        booking, sent_identifiers = booking_of(raw, system, expect=expect, received_at=message.received_at)
+        booking, sent_identifiers = booking_of(
+            raw, system, expect=expect, received_at=message.received_at, target=target
+        )
         identifiers.extend(sent_identifiers)
         return booking
 

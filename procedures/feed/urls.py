@@ -16,7 +16,10 @@ urlpatterns = [
 fhir_patterns = (
     [
         path("", views.fhir_bundle, name="bundle"),
+        path("metadata", views.fhir_metadata, name="metadata"),
         path("Appointment", views.fhir_appointment, name="appointment"),
+        path("Appointment/<str:pk>", views.fhir_appointment_instance, name="appointment_instance"),
+        path("Appointment/<str:pk>/_history/<str:version>", views.fhir_appointment_version, name="appointment_version"),
         # Anything else under /fhir/ answers an OperationOutcome, never the portal's HTML page.
         re_path(r"^(?P<path>.*)$", views.fhir_not_found, name="not_found"),
     ],

@@ -25,14 +25,6 @@ from reminders.models import Kind, Reminder
 from .test_hl7_listener import _start
 
 
-@pytest.fixture
-def token(epic) -> str:
-    row = ApiToken(system=epic, label="Lakeside FHIR gateway")
-    clear = row.set_new_token()
-    row.save()
-    return clear
-
-
 def post(live_server, path: str, body: str | bytes, *, token: str | None, content_type: str = "application/fhir+json"):
     data = body.encode() if isinstance(body, str) else body
     request = urllib.request.Request(f"{live_server.url}/fhir/{path}", data=data, method="POST")  # noqa: S310
@@ -41,9 +33,24 @@ def post(live_server, path: str, body: str | bytes, *, token: str | None, conten
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own test server
-            return response.status, dict(response.headers), OperationOutcome.model_validate_json(response.read())
+            return response.status, dict(response.headers), _parsed(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), OperationOutcome.model_validate_json(error.read())
+        return error.code, dict(error.headers), _parsed(error.read())
+
+
+def _parsed(body: bytes) -> OperationOutcome | Bundle:
+    """What the server answered, read as a client library would: a transaction-response or an OperationOutcome."""
+    if json.loads(body).get("resourceType") == "Bundle":
+        answer = Bundle.model_validate_json(body)
+        assert answer.type == "transaction-response"
+        return answer
+    return OperationOutcome.model_validate_json(body)
+
+
+def booked(answer: Bundle) -> tuple[str, str]:
+    """(response.status, its outcome's text) of the Appointment entry of a transaction-response."""
+    entry = next(e for e in answer.entry if e.response.location and "Appointment" in e.response.location)
+    return entry.response.status, entry.response.outcome.issue[0].diagnostics
 
 
 def appointment(
@@ -106,10 +113,12 @@ def bundle(appt: Appointment, *, with_family: bool = True) -> str:
 
 def test_a_transaction_bundle_books_and_a_resend_changes_nothing(live_server, token, clinic):
     body = bundle(appointment(patient_ref="urn:uuid:pat-1"))
-    status, headers, outcome = post(live_server, "", body, token=token)
-    assert status == 201, outcome
+    status, headers, answer = post(live_server, "", body, token=token)
+    assert status == 200, answer
     assert headers["Content-Type"] == "application/fhir+json"
-    assert outcome.issue[0].severity == "information"
+    assert booked(answer)[0] == "201 Created"
+    # One response entry per request entry, in order: the child, the mother and the place were taken as details.
+    assert [e.response.status for e in answer.entry] == ["200 OK", "200 OK", "200 OK", "201 Created"]
     procedure = Procedure.objects.get()
     assert procedure.scheduled_start == _start() and procedure.location == clinic
     assert procedure.patient.mrn == "F777" and procedure.patient.first_name == "Linh"
@@ -121,17 +130,16 @@ def test_a_transaction_bundle_books_and_a_resend_changes_nothing(live_server, to
     )
     assert Reminder.objects.filter(kind=Kind.INVITATION).count() == 1
 
-    status, _, outcome = post(live_server, "", body, token=token)
-    assert status == 200 and "Nothing to change" in outcome.issue[0].diagnostics
+    status, _, answer = post(live_server, "", body, token=token)
+    assert status == 200 and booked(answer)[0] == "200 OK" and "Nothing to change" in booked(answer)[1]
     assert Procedure.objects.count() == 1 and Guardian.objects.count() == 1
     assert Reminder.objects.filter(kind=Kind.INVITATION).count() == 1
 
 
 def test_an_appointment_alone_refers_to_the_patient_sent_before(live_server, token):
     earlier = timezone.now() - dt.timedelta(minutes=10)
-    assert (
-        post(live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1", updated=earlier)), token=token)[0] == 201
-    )
+    answer = post(live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1", updated=earlier)), token=token)[2]
+    assert booked(answer)[0] == "201 Created"
     moved = appointment(patient_ref="Patient/pat-77", start=_start(days=6))
     moved.participant[1].actor.reference = "Location/ONC-PROC"
     status, _, outcome = post(live_server, "Appointment", moved.model_dump_json(exclude_none=True), token=token)
@@ -201,8 +209,8 @@ def test_a_cancel_before_its_booking_is_not_undone_by_the_late_booking(live_serv
     status, _, outcome = post(live_server, "Appointment", cancel.model_dump_json(exclude_none=True), token=token)
     assert status == 200, outcome
     late = bundle(appointment(patient_ref="urn:uuid:pat-1", updated=booked_at))
-    status, _, outcome = post(live_server, "", late, token=token)
-    assert status == 200 and "Older" in outcome.issue[0].diagnostics
+    status, _, answer = post(live_server, "", late, token=token)
+    assert status == 200 and "Older" in booked(answer)[1]
     assert not Procedure.objects.exists()
 
 
@@ -233,6 +241,11 @@ def send(client, path: str, body: str | bytes, *, token: str, method: str = "pos
     return response, json.loads(response.content)
 
 
+def entry_status(answer: dict) -> str:
+    assert answer["resourceType"] == "Bundle" and answer["type"] == "transaction-response", answer
+    return next(e["response"]["status"] for e in answer["entry"] if "Appointment" in e["response"].get("location", ""))
+
+
 def two_identifiers(appt: Appointment, *, reverse: bool = False) -> Appointment:
     appt.identifier = [
         {"system": "urn:oid:1.2.840.114350.1.13.0.1.7.3.698084.8", "value": "CSN-5511"},
@@ -245,11 +258,11 @@ def two_identifiers(appt: Appointment, *, reverse: bool = False) -> Appointment:
 
 def test_any_identifier_finds_the_appointment_in_whatever_order(client, token, clinic):
     first = two_identifiers(appointment(patient_ref="urn:uuid:pat-1"))
-    response, _ = send(client, "", bundle(first), token=token)
-    assert response.status_code == 201
+    response, body = send(client, "", bundle(first), token=token)
+    assert entry_status(body) == "201 Created"
     again = two_identifiers(appointment(patient_ref="urn:uuid:pat-1"), reverse=True)
     response, body = send(client, "", bundle(again), token=token)
-    assert response.status_code == 200, body
+    assert response.status_code == 200 and entry_status(body) == "200 OK", body
     assert Procedure.objects.count() == 1
 
     # Later only one of them, with one more the system added: still the same appointment, moved.
@@ -284,8 +297,8 @@ def test_any_identifier_finds_the_appointment_in_whatever_order(client, token, c
 
 
 def test_another_servers_patient_is_not_ours(client, token):
-    response, _ = send(client, "", bundle(appointment(patient_ref="urn:uuid:pat-1")), token=token)
-    assert response.status_code == 201
+    response, body = send(client, "", bundle(appointment(patient_ref="urn:uuid:pat-1")), token=token)
+    assert entry_status(body) == "201 Created"
     # Patient pat-77 was sent here: "Patient/pat-77" is it; the same id on another server is not.
     stranger = appointment(ident="APT-2", patient_ref="http://other.example/fhir/Patient/pat-77", start=_start(days=7))
     stranger.participant[1].actor.reference = "Location/ONC-PROC"
@@ -308,7 +321,7 @@ def test_a_patient_sent_under_its_own_servers_url_is_found_by_that_url_only(clie
     body = json.loads(bundle(appointment(patient_ref=remote)))
     body["entry"][0]["fullUrl"] = remote
     response, answer = send(client, "", json.dumps(body), token=token)
-    assert response.status_code == 201, answer
+    assert entry_status(answer) == "201 Created", answer
 
     later = appointment(ident="APT-2", patient_ref=remote, start=_start(days=7))
     later.participant[1].actor.reference = "Location/ONC-PROC"
@@ -327,7 +340,7 @@ def test_a_patient_sent_under_its_own_servers_url_is_found_by_that_url_only(clie
     relative["entry"][0]["fullUrl"] = remote
     relative["entry"][-1]["fullUrl"] = "https://ehr.lakeside.example/api/FHIR/R4/Appointment/apt-4"
     response, answer = send(client, "", json.dumps(relative), token=token)
-    assert response.status_code == 201, answer
+    assert entry_status(answer) == "201 Created", answer
     assert Procedure.objects.filter(patient__mrn="F777").count() == 3
 
 
