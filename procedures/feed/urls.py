@@ -17,6 +17,8 @@ fhir_patterns = (
     [
         path("", views.fhir_bundle, name="bundle"),
         path("metadata", views.fhir_metadata, name="metadata"),
+        path(".well-known/smart-configuration", views.smart_configuration, name="smart_configuration"),
+        path("auth/token", views.smart_token, name="token"),
         path("Appointment", views.fhir_appointment, name="appointment"),
         path("Appointment/<str:pk>", views.fhir_appointment_instance, name="appointment_instance"),
         path("Appointment/<str:pk>/_history/<str:version>", views.fhir_appointment_version, name="appointment_version"),

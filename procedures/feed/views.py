@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import http_date
@@ -23,7 +23,7 @@ from portal.access import care_team_required
 from portal.audit import audited
 from portal.client import client_ip
 
-from . import fhir_api
+from . import fhir_api, smart
 from .apply import Outcome
 from .booking import NotTaken
 from .fhir import PreconditionFailed, fhir_base, outcome_json, process_fhir, version_of
@@ -102,15 +102,31 @@ def _token(request: HttpRequest) -> ApiToken | None:
 
 
 def _client(request: HttpRequest, *, write: bool) -> SendingSystem | HttpResponse:
-    """The sending system a request comes from, or the answer that refuses it."""
+    """The sending system a request comes from, or the answer that refuses it (no token, or too few scopes)."""
     token = _token(request)
     if token is None:
         return _fhir_response(
             401,
-            [("error", "login", "A valid API token is needed: Authorization: Bearer <token>.")],
-            WWW_Authenticate='Bearer realm="fhir"',
+            [
+                (
+                    "error",
+                    "login",
+                    "A valid API token is needed: Authorization: Bearer <token> (a static token, or an access "
+                    f"token from {smart.token_url()}; those expire).",
+                )
+            ],
+            WWW_Authenticate='Bearer realm="fhir", error="invalid_token"',
         )
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    action = smart.WRITE if write else smart.READ
+    if not smart.allows(token.scopes, action):
+        needed = f"system/Appointment.{action}"
+        return _fhir_response(
+            403,
+            [("error", "forbidden", f"This access token's scopes ({token.scopes}) do not include {needed}.")],
+            WWW_Authenticate=f'Bearer realm="fhir", error="insufficient_scope", scope="{needed}"',
+        )
+    if token.expires_at is None:  # an access token lives minutes: its use is not worth a write
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return token.system
 
 
@@ -294,7 +310,7 @@ def fhir_bundle(request: HttpRequest) -> HttpResponse:
 def fhir_metadata(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         return _not_allowed("GET")
-    return _json_response(200, fhir_api.capability_statement(token_url=f"{fhir_base()}auth/token"))
+    return _json_response(200, fhir_api.capability_statement(token_url=smart.token_url()))
 
 
 @_fhir_endpoint
@@ -358,6 +374,41 @@ def fhir_appointment_version(request: HttpRequest, pk: str, version: str) -> Htt
             404, [("error", "not-found", f"Only the current version ({version_of(appointment)}) is kept.")]
         )
     return _json_response(200, fhir_api.one_json(system, appointment), **_version_headers(appointment))
+
+
+@_fhir_endpoint
+def smart_configuration(request: HttpRequest) -> HttpResponse:
+    if request.method != "GET":
+        return _not_allowed("GET")
+    response = JsonResponse(smart.configuration())
+    return response
+
+
+def _oauth(status: int, body: dict[str, Any]) -> HttpResponse:
+    response = JsonResponse(body, status=status)
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+@_fhir_endpoint
+def smart_token(request: HttpRequest) -> HttpResponse:
+    """The OAuth 2.0 token endpoint of SMART Backend Services (client credentials, a signed JWT)."""
+    if request.method != "POST":
+        return _not_allowed("POST")
+    if request.content_type != "application/x-www-form-urlencoded":
+        return _oauth(400, {"error": "invalid_request", "error_description": "Send the form urlencoded."})
+    try:
+        grant = smart.issue(request.POST.dict())
+    except smart.TokenError as exc:
+        logger.info("SMART token refused", extra={"error": exc.error, "reason": exc.description})
+        return _oauth(
+            401 if exc.error == "invalid_client" else 400, {"error": exc.error, "error_description": exc.description}
+        )
+    return _oauth(
+        200,
+        {"access_token": grant.token, "token_type": "bearer", "expires_in": grant.expires_in, "scope": grant.scope},
+    )
 
 
 @_fhir_endpoint
