@@ -340,6 +340,7 @@ def booking_of(
     expect: str | None = None,
     received_at: Any = None,
     target: ExternalAppointment | None = None,
+    known_filler_id: str = "",
 ) -> tuple[Booking, list[tuple[str, str]]]:
     """What the request asks for, and the appointment's identifiers (system, value).
 
@@ -354,7 +355,7 @@ def booking_of(
             raise NotTaken(f"Appointment.id “{appointment.id}” is not the id in the address ({target.pk}).")
         if _known(system, identifiers) - {target.filler_id}:
             raise NotTaken("Appointment.identifier belongs to another appointment here.")
-    elif not identifiers:
+    elif not identifiers and not known_filler_id:
         raise NotTaken("Appointment.identifier is needed: it is how a resend or a change is recognised.")
     action = STATUSES.get(appointment.status or "")
     if action is None:
@@ -362,7 +363,12 @@ def booking_of(
     updated = appointment.meta.lastUpdated if appointment.meta is not None else None
     if updated is None and received_at is None:
         raise NotTaken("Appointment.meta.lastUpdated is needed to apply changes in the order they were made.")
-    filler = target.filler_id if target is not None else filler_id_for(system, identifiers)
+    if target is not None:
+        filler = target.filler_id
+    elif not identifiers:  # tried again: an update that named its appointment by address (PUT) only
+        filler = known_filler_id
+    else:
+        filler = filler_id_for(system, identifiers)
 
     patient = None
     patient_key = patient_mrn = location_code = ""
@@ -522,7 +528,12 @@ def _process(message: InboundMessage, *, expect: str | None, target: ExternalApp
 
     def read() -> Booking:
         booking, sent_identifiers = booking_of(
-            raw, system, expect=expect, received_at=message.received_at, target=target
+            raw,
+            system,
+            expect=expect,
+            received_at=message.received_at,
+            target=target,
+            known_filler_id=message.filler_id,
         )
         identifiers.extend(sent_identifiers)
         return booking

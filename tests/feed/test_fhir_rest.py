@@ -17,6 +17,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.relatedperson import RelatedPerson
 
+from procedures.feed.intake import try_again
 from procedures.feed.models import (
     ApiToken,
     ExternalAppointment,
@@ -281,3 +282,17 @@ def test_the_official_examples_through_a_live_server(live_server, token, epic, c
     with urllib.request.urlopen(read, timeout=30) as response:  # noqa: S310 - our own test server
         back = Appointment.model_validate_json(response.read())
     assert back.start == _start(days=6) and back.participant[0].actor.identifier.value == "12345"
+
+
+def test_an_update_by_address_alone_can_be_tried_again(client, token, child, epic):
+    pk = ExternalAppointment.objects.get().pk
+    change = json.loads(alone("APT-1", days=7))
+    del change["identifier"]
+    change["serviceType"] = [{"coding": [{"code": "BMA-SED"}]}]
+    response, body = send(client, f"Appointment/{pk}", json.dumps(change), token=token, method="put")
+    assert response.status_code == 422 and "BMA-SED" in body["issue"][0]["diagnostics"]
+    ServiceCode.objects.create(system=epic, code="BMA-SED", kind=ProcedureKind.ASPIRATION, sedation=Sedation.GENERAL)
+    waiting = InboundMessage.objects.get(status="failed")
+    assert try_again(waiting).status == "applied"
+    procedure = Procedure.objects.get()
+    assert (procedure.kind, procedure.scheduled_start) == (ProcedureKind.ASPIRATION, _start(days=7))
