@@ -32,9 +32,9 @@ class SendingSystemAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "system", "label", "created_at", "last_used_at", "revoked_at")
+    list_display = ("prefix", "system", "label", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at")
     list_filter = ("system",)
-    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_at", "expires_at", "scopes", "last_used_at", "revoked_at")
     actions = ("revoke",)
 
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:

@@ -109,6 +109,29 @@ class SendingSystem(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sending_system", editable=False
     )
     is_active = models.BooleanField(_("accepting messages"), default=True)
+    # SMART Backend Services: the client signs a JWT with a key whose public half is registered here.
+    smart_client_id = models.CharField(
+        _("SMART client id"),
+        max_length=180,
+        blank=True,
+        help_text=_("The client_id its FHIR client signs its JWT assertions with (iss and sub)."),
+    )
+    smart_jwks = models.JSONField(
+        _("SMART public keys (JWKS)"),
+        blank=True,
+        default=dict,
+        help_text=_("The client's JSON Web Key Set, pasted as JSON; or give its address below."),
+    )
+    smart_jwks_url = models.URLField(
+        _("SMART JWKS address"),
+        blank=True,
+        help_text=_("Where the client publishes its JSON Web Key Set (the only jku it may name)."),
+    )
+    smart_scopes = models.CharField(
+        _("SMART scopes it may be granted"),
+        max_length=200,
+        default="system/Appointment.read system/Appointment.write",
+    )
 
     objects = SendingSystemQuerySet.as_manager()
 
@@ -121,7 +144,10 @@ class SendingSystem(models.Model):
                 fields=["hl7_application", "hl7_facility"],
                 condition=~Q(hl7_application=""),
                 name="feed_system_unique_hl7_sender",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["smart_client_id"], condition=~Q(smart_client_id=""), name="feed_system_unique_smart_client"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -140,6 +166,12 @@ class SendingSystem(models.Model):
             User.objects.filter(pk=self.actor_id).update(full_name=f"{self.name} (record system)")
         super().save(*args, **kwargs)
 
+    def clean(self) -> None:
+        super().clean()
+        keys = self.smart_jwks.get("keys") if isinstance(self.smart_jwks, dict) else None
+        if self.smart_jwks and not (isinstance(keys, list) and all(isinstance(key, dict) for key in keys)):
+            raise ValidationError({"smart_jwks": _('A JSON Web Key Set looks like {"keys": [{"kty": …, "kid": …}]}.')})
+
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
@@ -154,7 +186,11 @@ def _hash(token: str) -> str:
 
 
 class ApiToken(models.Model):
-    """A FHIR client's bearer token. Only its hash is kept; the token is shown once."""
+    """A FHIR client's bearer token. Only its hash is kept; the token is shown once.
+
+    Either static (made in the admin: no expiry, every scope) or an access token the
+    SMART token endpoint issued: short-lived, with the scopes granted.
+    """
 
     system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="tokens")
     label = models.CharField(_("label"), max_length=80, blank=True)
@@ -163,6 +199,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True, editable=False)
+    scopes = models.CharField(_("scopes"), max_length=200, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("API token")
@@ -183,8 +221,23 @@ class ApiToken(models.Model):
         return (
             cls.objects.select_related("system__actor")
             .filter(token_hash=_hash(token), revoked_at__isnull=True, system__is_active=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
             .first()
         )
+
+
+class AssertionUse(models.Model):
+    """A SMART client assertion's jti, kept until the assertion expires: a second use is a replay."""
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="+")
+    jti = models.CharField(max_length=255)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["system", "jti"], name="feed_assertion_unique_jti")]
+
+    def __str__(self) -> str:
+        return f"{self.system_id}: {self.jti}"
 
 
 class LocationCode(models.Model):
@@ -225,7 +278,9 @@ class ExternalPatient(models.Model):
 
     system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="patients")
     mrn = models.CharField(_("their MRN"), max_length=64)
-    resource_id = models.CharField(_("FHIR Patient id"), max_length=64, blank=True)
+    # How a later Appointment may refer to it: the Patient's id when it was sent from no other
+    # server (a urn:uuid or relative fullUrl), or the full URL it was sent under.
+    resource_id = models.CharField(_("FHIR Patient id"), max_length=255, blank=True)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
@@ -304,6 +359,25 @@ class ExternalAppointment(models.Model):
         if message_at < self.last_message_at:
             return False
         return not (action == "book" and self.last_action == "update")
+
+
+class AppointmentIdentifier(models.Model):
+    """One of the identifiers (system|value) a FHIR client gave an appointment: any of them finds it."""
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="+")
+    appointment = models.ForeignKey(ExternalAppointment, on_delete=models.CASCADE, related_name="identifiers")
+    uri = models.CharField(_("identifier system"), max_length=255, blank=True)
+    value = models.CharField(_("identifier value"), max_length=255)
+
+    class Meta:
+        verbose_name = _("appointment identifier")
+        verbose_name_plural = _("appointment identifiers")
+        constraints = [
+            models.UniqueConstraint(fields=["system", "uri", "value"], name="feed_appointment_identifier_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.uri}|{self.value}"
 
 
 class Protocol(models.TextChoices):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -17,7 +17,14 @@ urlpatterns = [
 fhir_patterns = (
     [
         path("", views.fhir_bundle, name="bundle"),
+        path("metadata", views.fhir_metadata, name="metadata"),
+        path(".well-known/smart-configuration", views.smart_configuration, name="smart_configuration"),
+        path("auth/token", views.smart_token, name="token"),
         path("Appointment", views.fhir_appointment, name="appointment"),
+        path("Appointment/<str:pk>", views.fhir_appointment_instance, name="appointment_instance"),
+        path("Appointment/<str:pk>/_history/<str:version>", views.fhir_appointment_version, name="appointment_version"),
+        # Anything else under /fhir/ answers an OperationOutcome, never the portal's HTML page.
+        re_path(r"^(?P<path>.*)$", views.fhir_not_found, name="not_found"),
     ],
     "fhir",
 )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from procedures.feed.listener import ListenerThread
-from procedures.feed.models import LocationCode, SendingSystem, ServiceCode
+from procedures.feed.models import ApiToken, LocationCode, SendingSystem, ServiceCode
 from procedures.models import ProcedureKind, Sedation
 from tests.factories import LocationFactory
 
@@ -27,6 +27,15 @@ def epic(clinic) -> SendingSystem:
     LocationCode.objects.create(system=system, code="ONC-PROC", location=clinic)
     ServiceCode.objects.create(system=system, code="BMAB-GA", kind=ProcedureKind.BOTH, sedation=Sedation.GENERAL)
     return system
+
+
+@pytest.fixture
+def token(epic) -> str:
+    """A static bearer token of the system's FHIR client."""
+    row = ApiToken(system=epic, label="Lakeside FHIR gateway")
+    clear = row.set_new_token()
+    row.save()
+    return clear
 
 
 @pytest.fixture

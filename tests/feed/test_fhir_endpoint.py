@@ -9,6 +9,7 @@ import urllib.request
 import uuid
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
@@ -24,14 +25,6 @@ from reminders.models import Kind, Reminder
 from .test_hl7_listener import _start
 
 
-@pytest.fixture
-def token(epic) -> str:
-    row = ApiToken(system=epic, label="Lakeside FHIR gateway")
-    clear = row.set_new_token()
-    row.save()
-    return clear
-
-
 def post(live_server, path: str, body: str | bytes, *, token: str | None, content_type: str = "application/fhir+json"):
     data = body.encode() if isinstance(body, str) else body
     request = urllib.request.Request(f"{live_server.url}/fhir/{path}", data=data, method="POST")  # noqa: S310
@@ -40,9 +33,24 @@ def post(live_server, path: str, body: str | bytes, *, token: str | None, conten
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own test server
-            return response.status, dict(response.headers), OperationOutcome.model_validate_json(response.read())
+            return response.status, dict(response.headers), _parsed(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), OperationOutcome.model_validate_json(error.read())
+        return error.code, dict(error.headers), _parsed(error.read())
+
+
+def _parsed(body: bytes) -> OperationOutcome | Bundle:
+    """What the server answered, read as a client library would: a transaction-response or an OperationOutcome."""
+    if json.loads(body).get("resourceType") == "Bundle":
+        answer = Bundle.model_validate_json(body)
+        assert answer.type == "transaction-response"
+        return answer
+    return OperationOutcome.model_validate_json(body)
+
+
+def booked(answer: Bundle) -> tuple[str, str]:
+    """(response.status, its outcome's text) of the Appointment entry of a transaction-response."""
+    entry = next(e for e in answer.entry if e.response.location and "Appointment" in e.response.location)
+    return entry.response.status, entry.response.outcome.issue[0].diagnostics
 
 
 def appointment(
@@ -105,10 +113,12 @@ def bundle(appt: Appointment, *, with_family: bool = True) -> str:
 
 def test_a_transaction_bundle_books_and_a_resend_changes_nothing(live_server, token, clinic):
     body = bundle(appointment(patient_ref="urn:uuid:pat-1"))
-    status, headers, outcome = post(live_server, "", body, token=token)
-    assert status == 201, outcome
+    status, headers, answer = post(live_server, "", body, token=token)
+    assert status == 200, answer
     assert headers["Content-Type"] == "application/fhir+json"
-    assert outcome.issue[0].severity == "information"
+    assert booked(answer)[0] == "201 Created"
+    # One response entry per request entry, in order: the child, the mother and the place were taken as details.
+    assert [e.response.status for e in answer.entry] == ["200 OK", "200 OK", "200 OK", "201 Created"]
     procedure = Procedure.objects.get()
     assert procedure.scheduled_start == _start() and procedure.location == clinic
     assert procedure.patient.mrn == "F777" and procedure.patient.first_name == "Linh"
@@ -120,17 +130,16 @@ def test_a_transaction_bundle_books_and_a_resend_changes_nothing(live_server, to
     )
     assert Reminder.objects.filter(kind=Kind.INVITATION).count() == 1
 
-    status, _, outcome = post(live_server, "", body, token=token)
-    assert status == 200 and "Nothing to change" in outcome.issue[0].diagnostics
+    status, _, answer = post(live_server, "", body, token=token)
+    assert status == 200 and booked(answer)[0] == "200 OK" and "Nothing to change" in booked(answer)[1]
     assert Procedure.objects.count() == 1 and Guardian.objects.count() == 1
     assert Reminder.objects.filter(kind=Kind.INVITATION).count() == 1
 
 
 def test_an_appointment_alone_refers_to_the_patient_sent_before(live_server, token):
     earlier = timezone.now() - dt.timedelta(minutes=10)
-    assert (
-        post(live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1", updated=earlier)), token=token)[0] == 201
-    )
+    answer = post(live_server, "", bundle(appointment(patient_ref="urn:uuid:pat-1", updated=earlier)), token=token)[2]
+    assert booked(answer)[0] == "201 Created"
     moved = appointment(patient_ref="Patient/pat-77", start=_start(days=6))
     moved.participant[1].actor.reference = "Location/ONC-PROC"
     status, _, outcome = post(live_server, "Appointment", moved.model_dump_json(exclude_none=True), token=token)
@@ -203,8 +212,8 @@ def test_a_cancel_before_its_booking_is_not_undone_by_the_late_booking(live_serv
     status, _, outcome = post(live_server, "Appointment", cancel.model_dump_json(exclude_none=True), token=token)
     assert status == 200, outcome
     late = bundle(appointment(patient_ref="urn:uuid:pat-1", updated=booked_at))
-    status, _, outcome = post(live_server, "", late, token=token)
-    assert status == 200 and "Older" in outcome.issue[0].diagnostics
+    status, _, answer = post(live_server, "", late, token=token)
+    assert status == 200 and "Older" in booked(answer)[1]
     assert not Procedure.objects.exists()
 
 
@@ -218,3 +227,162 @@ def test_a_logical_reference_by_mrn_finds_the_child(live_server, token, clinic):
     status, _, outcome = post(live_server, "Appointment", second.model_dump_json(exclude_none=True), token=token)
     assert status == 201, outcome
     assert Procedure.objects.filter(patient__mrn="F777").count() == 2
+
+
+# --- what clients expect (through the test client: the same views, no socket) ----------------------
+
+
+def send(client, path: str, body: str | bytes, *, token: str, method: str = "post", **headers: str):
+    response = getattr(client, method)(
+        f"/fhir/{path}",
+        data=body,
+        content_type="application/fhir+json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        **headers,
+    )
+    assert response["Content-Type"] == "application/fhir+json", response.content[:200]
+    return response, json.loads(response.content)
+
+
+def entry_status(answer: dict) -> str:
+    assert answer["resourceType"] == "Bundle" and answer["type"] == "transaction-response", answer
+    return next(e["response"]["status"] for e in answer["entry"] if "Appointment" in e["response"].get("location", ""))
+
+
+def two_identifiers(appt: Appointment, *, reverse: bool = False) -> Appointment:
+    appt.identifier = [
+        {"system": "urn:oid:1.2.840.114350.1.13.0.1.7.3.698084.8", "value": "CSN-5511"},
+        {"system": "urn:oid:1.2.840.114350.1.13.0.1.7.2.798268", "value": "APT-1"},
+    ]
+    if reverse:
+        appt.identifier.reverse()
+    return appt
+
+
+def test_any_identifier_finds_the_appointment_in_whatever_order(client, token, clinic):
+    first = two_identifiers(appointment(patient_ref="urn:uuid:pat-1"))
+    response, body = send(client, "", bundle(first), token=token)
+    assert entry_status(body) == "201 Created"
+    again = two_identifiers(appointment(patient_ref="urn:uuid:pat-1"), reverse=True)
+    response, body = send(client, "", bundle(again), token=token)
+    assert response.status_code == 200 and entry_status(body) == "200 OK", body
+    assert Procedure.objects.count() == 1
+
+    # Later only one of them, with one more the system added: still the same appointment, moved.
+    moved = appointment(patient_ref="Patient/pat-77", start=_start(days=6))
+    moved.identifier = [
+        {"system": "urn:lakeside:scheduling", "value": "S-90"},
+        {"system": "urn:oid:1.2.840.114350.1.13.0.1.7.3.698084.8", "value": "CSN-5511"},
+    ]
+    moved.participant[1].actor.reference = "Location/ONC-PROC"
+    response, body = send(client, "Appointment", moved.model_dump_json(exclude_none=True), token=token)
+    assert response.status_code == 200, body
+    procedure = Procedure.objects.get()
+    assert procedure.scheduled_start == _start(days=6)
+
+    # The same value under another identifier system is another appointment, not this one.
+    other = appointment(ident="CSN-5511", patient_ref="Patient/pat-77", start=_start(days=8))
+    other.identifier[0].system = "urn:another:scheduler"
+    other.participant[1].actor.reference = "Location/ONC-PROC"
+    response, body = send(client, "Appointment", other.model_dump_json(exclude_none=True), token=token)
+    assert response.status_code == 201, body
+    assert Procedure.objects.count() == 2
+
+    # Identifiers of two different appointments in one: refused, nothing moves.
+    mixed = appointment(patient_ref="Patient/pat-77", start=_start(days=9))
+    mixed.identifier = [
+        {"system": "urn:lakeside:scheduling", "value": "S-90"},
+        {"system": "urn:another:scheduler", "value": "CSN-5511"},
+    ]
+    response, body = send(client, "Appointment", mixed.model_dump_json(exclude_none=True), token=token)
+    assert response.status_code == 400 and "more than one appointment" in body["issue"][0]["diagnostics"]
+    assert sorted(Procedure.objects.values_list("scheduled_start", flat=True)) == [_start(days=6), _start(days=8)]
+
+
+def test_another_servers_patient_is_not_ours(client, token):
+    response, body = send(client, "", bundle(appointment(patient_ref="urn:uuid:pat-1")), token=token)
+    assert entry_status(body) == "201 Created"
+    # Patient pat-77 was sent here: "Patient/pat-77" is it; the same id on another server is not.
+    stranger = appointment(ident="APT-2", patient_ref="http://other.example/fhir/Patient/pat-77", start=_start(days=7))
+    stranger.participant[1].actor.reference = "Location/ONC-PROC"
+    response, body = send(client, "Appointment", stranger.model_dump_json(exclude_none=True), token=token)
+    assert response.status_code == 422
+    assert "another server" in body["issue"][0]["diagnostics"]
+    assert "http://other.example/fhir/Patient/pat-77" in body["issue"][0]["diagnostics"]
+    assert Procedure.objects.count() == 1
+
+    # Our own base URL is ours.
+    ours = appointment(ident="APT-3", patient_ref="http://127.0.0.1:8000/fhir/Patient/pat-77", start=_start(days=7))
+    ours.participant[1].actor.reference = "Location/ONC-PROC"
+    with override_settings(SITE_URL="http://127.0.0.1:8000"):
+        response, body = send(client, "Appointment", ours.model_dump_json(exclude_none=True), token=token)
+    assert response.status_code == 201, body
+
+
+def test_a_patient_sent_under_its_own_servers_url_is_found_by_that_url_only(client, token):
+    remote = "https://ehr.lakeside.example/api/FHIR/R4/Patient/pat-77"
+    body = json.loads(bundle(appointment(patient_ref=remote)))
+    body["entry"][0]["fullUrl"] = remote
+    response, answer = send(client, "", json.dumps(body), token=token)
+    assert entry_status(answer) == "201 Created", answer
+
+    later = appointment(ident="APT-2", patient_ref=remote, start=_start(days=7))
+    later.participant[1].actor.reference = "Location/ONC-PROC"
+    response, answer = send(client, "Appointment", later.model_dump_json(exclude_none=True), token=token)
+    assert response.status_code == 201, answer
+    assert Procedure.objects.filter(patient__mrn="F777").count() == 2
+
+    # "Patient/pat-77" means this server's, which was never sent under that id.
+    local = appointment(ident="APT-3", patient_ref="Patient/pat-77", start=_start(days=8))
+    local.participant[1].actor.reference = "Location/ONC-PROC"
+    response, answer = send(client, "Appointment", local.model_dump_json(exclude_none=True), token=token)
+    assert response.status_code == 422 and "was not sent before" in answer["issue"][0]["diagnostics"]
+
+    # Inside a Bundle, a relative reference from that server's entries resolves on that server.
+    relative = json.loads(bundle(appointment(ident="APT-4", patient_ref="Patient/pat-77", start=_start(days=9))))
+    relative["entry"][0]["fullUrl"] = remote
+    relative["entry"][-1]["fullUrl"] = "https://ehr.lakeside.example/api/FHIR/R4/Appointment/apt-4"
+    response, answer = send(client, "", json.dumps(relative), token=token)
+    assert entry_status(answer) == "201 Created", answer
+    assert Procedure.objects.filter(patient__mrn="F777").count() == 3
+
+
+@pytest.mark.parametrize("status", ["arrived", "checked-in", "fulfilled", "waitlist"])
+def test_steps_of_the_day_are_taken_and_change_nothing(client, token, status):
+    send(client, "", bundle(appointment(patient_ref="urn:uuid:pat-1")), token=token)
+    before = Procedure.objects.get()
+    step = appointment(patient_ref="Patient/pat-77", status=status)
+    response, body = send(client, "Appointment", step.model_dump_json(exclude_none=True), token=token)
+    assert response.status_code == 200, body
+    assert body["issue"][0]["severity"] == "information" and "Nothing changes here" in body["issue"][0]["diagnostics"]
+    after = Procedure.objects.get()
+    assert (after.status, after.version, after.scheduled_start) == (
+        before.status,
+        before.version,
+        before.scheduled_start,
+    )
+    assert InboundMessage.objects.filter(status=MessageStatus.UNCHANGED).count() == 1
+
+
+def test_unknown_addresses_and_bad_bodies_answer_operation_outcomes(client, token):
+    for path in ("Patient/1", "Appointment/", "no/such/thing", "metadata/extra"):
+        response = client.get(f"/fhir/{path}")
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/fhir+json"
+        assert OperationOutcome.model_validate_json(response.content).issue[0].code == "not-found"
+
+    foo = '{"resourceType": "Foo", "id": "1"}'
+    response, body = send(client, "", foo, token=token)
+    assert response.status_code == 400 and "not a FHIR R4 resource type" in body["issue"][0]["diagnostics"]
+    in_bundle = json.loads(bundle(appointment(patient_ref="urn:uuid:pat-1")))
+    in_bundle["entry"].append({"resource": {"resourceType": "Foo"}, "request": {"method": "POST", "url": "Foo"}})
+    response, body = send(client, "", json.dumps(in_bundle), token=token)
+    assert response.status_code == 400 and "entry[4]" in body["issue"][0]["diagnostics"]
+
+    deep = '{"resourceType": "Appointment", "extension": ' + "[" * 5000 + "]" * 5000 + "}"
+    response, body = send(client, "Appointment", deep, token=token)
+    assert response.status_code == 400 and "nested" in body["issue"][0]["diagnostics"]
+    deep = '{"resourceType": "Appointment", "x": ' + '{"a": ' * 200 + "1" + "}" * 200 + "}"
+    response, body = send(client, "Appointment", deep, token=token)
+    assert response.status_code == 400 and "nested" in body["issue"][0]["diagnostics"]
+    assert not InboundMessage.objects.filter(status=MessageStatus.FAILED).exists()

@@ -28,7 +28,11 @@ PUBLIC |= {
 # scrape, a bearer token instead (tests/reminders/test_channel_health.py).
 SIGNED = {"reminders:twilio_status", "reminders:twilio_inbound", "metrics"}
 # The record system's FHIR client: no session, a bearer token instead (tests/feed/test_fhir_endpoint.py).
-SIGNED |= {"fhir:bundle", "fhir:appointment"}
+SIGNED |= {"fhir:bundle", "fhir:appointment", "fhir:appointment_instance", "fhir:appointment_version"}
+# The SMART token endpoint: a JWT signed with the client's key instead (tests/feed/test_smart.py); what the
+# FHIR server serves and how to get a token, and the OperationOutcome for any other /fhir/ path: no data.
+SIGNED |= {"fhir:token"}
+PUBLIC |= {"fhir:metadata", "fhir:smart_configuration", "fhir:not_found"}
 
 
 def _walk(patterns: list, namespace: str = "") -> list[tuple[str, URLPattern]]:
