@@ -264,6 +264,7 @@ def _real_values(procedure) -> dict[str, str]:
         "token": "x",
         "uidb64": "x",
         "version": "1",
+        "path": "x",
     }
 
 
