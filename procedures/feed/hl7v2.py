@@ -448,10 +448,8 @@ ADT_UPDATES = {"A08", "A31"}
 ADT_MERGES = {"A34", "A40", "A47"}
 
 
-def patient_event_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> PatientEvent:
-    """ADT^A08/A31 (details changed) or ADT^A34/A40/A47 (merged: MRG-1 names the prior id)."""
-    if header.trigger not in ADT_UPDATES | ADT_MERGES:
-        raise NotTaken(f"{header.type_name} is not taken here: send ADT A08, A31, A34, A40 or A47.", Err.EVENT)
+def _parsed(text: str, header: Header) -> hl7.Message:
+    """The parsed message, once its control id and time (needed to apply messages in order) are there."""
     if not header.control_id:
         raise NotTaken("MSH-10 (message control id) is empty.", Err.REQUIRED)
     try:
@@ -460,6 +458,14 @@ def patient_event_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> Patien
         raise NotTaken(f"The message could not be read as HL7: {exc}", Err.SEGMENT) from None
     if not header.message_time:
         raise NotApplied("MSH-7 (message time) is empty: it is needed to apply messages in order.", Err.REQUIRED)
+    return message
+
+
+def patient_event_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> PatientEvent:
+    """ADT^A08/A31 (details changed) or ADT^A34/A40/A47 (merged: MRG-1 names the prior id)."""
+    if header.trigger not in ADT_UPDATES | ADT_MERGES:
+        raise NotTaken(f"{header.type_name} is not taken here: send ADT A08, A31, A34, A40 or A47.", Err.EVENT)
+    message = _parsed(text, header)
     pid = _first(message, "PID")
     if pid is None:
         raise NotApplied("The PID segment (the patient) is missing.", Err.SEGMENT)
@@ -499,14 +505,7 @@ def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo, *, arrival_fiel
         )
     if header.trigger not in TRIGGERS:
         raise NotTaken(f"{header.type_name} is not taken here: send SIU S12-S15, S17 or S26.", Err.EVENT)
-    if not header.control_id:
-        raise NotTaken("MSH-10 (message control id) is empty.", Err.REQUIRED)
-    try:
-        message = hl7.parse(text)
-    except Exception as exc:  # the library raises several kinds on malformed text
-        raise NotTaken(f"The message could not be read as HL7: {exc}", Err.SEGMENT) from None
-    if not header.message_time:
-        raise NotApplied("MSH-7 (message time) is empty: it is needed to apply messages in order.", Err.REQUIRED)
+    message = _parsed(text, header)
     sch = _first(message, "SCH")
     if sch is None:
         raise NotApplied("The SCH segment is missing.", Err.SEGMENT)
