@@ -19,7 +19,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -28,6 +28,13 @@ REQUEST_SECONDS = Histogram(
     "Time to answer a request, by the page's route name.",
     ["route", "method"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+# Whether a page that may be kept was served as kept or made afresh, by the page's route name:
+# the hit rate of procedures.page_cache, which tells whether kept pages still carry the evening.
+KEPT_PAGES = Counter(
+    "marrow_kept_pages",
+    "Requests for a page that may be kept: served as kept, or made afresh.",
+    ["route", "outcome"],
 )
 
 _collectors: list[Collector] = []
@@ -45,6 +52,7 @@ def _registry() -> CollectorRegistry:
         MultiProcessCollector(registry)
     else:
         registry.register(REQUEST_SECONDS)
+        registry.register(KEPT_PAGES)
     for collector in _collectors:
         registry.register(collector)
     return registry

@@ -38,7 +38,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone, translation
 
-from portal import audit
+from portal import audit, metrics
 from portal.models import Role
 
 from .models import Location, PageVersion
@@ -138,7 +138,9 @@ def _kept(view: View, versions: Callable[[Any], str], vary: Callable[[HttpReques
             logger.warning("Could not read kept pages; making the page", exc_info=True)
             return view(request, *args, **kwargs)
         if entry is not None:
+            _count(request, "kept")
             return _served(request, entry)
+        _count(request, "made")
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and not response.streaming and not response.cookies:
             entry = {
@@ -154,6 +156,11 @@ def _kept(view: View, versions: Callable[[Any], str], vary: Callable[[HttpReques
         return response
 
     return wrapped
+
+
+def _count(request: HttpRequest, outcome: str) -> None:
+    match = getattr(request, "resolver_match", None)
+    metrics.KEPT_PAGES.labels(route=(match.view_name if match else "") or "unmatched", outcome=outcome).inc()
 
 
 def _served(request: HttpRequest, entry: dict[str, Any]) -> HttpResponse:

@@ -23,6 +23,11 @@ PROBLEM_FIELDS = (
     *("guardian", "guardian__user", "guardian__user__full_name"),
     *("kind", "channel", "status", "last_error", "updated_at"),
 )
+# What a line about a family we cannot reach shows: the name, and what `Guardian.reachable` reads.
+UNREACHABLE_FIELDS = (
+    *("user", "user__full_name", "user__email", "user__is_active"),
+    *("sms_enabled", "mobile_number", "sms_consent_at", "sms_opted_out_at", "email_enabled"),
+)
 
 
 def problems(location: Location, now: dt.datetime, pages: Any) -> dict[str, Page]:
@@ -43,6 +48,7 @@ def problems(location: Location, now: dt.datetime, pages: Any) -> dict[str, Page
             Q(sms_opted_out_at__isnull=False) | Q(email_enabled=False, sms_enabled=False) | Q(user__is_active=False)
         )
         .select_related("user")
+        .only(*UNREACHABLE_FIELDS)
         .order_by("user__full_name")
     )
     return {

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from portal import metrics
 from portal.models import AuditEvent, Role
 from procedures import aftercare, page_cache, readiness, services
 from procedures.feed.models import InboundMessage, SendingSystem
@@ -459,6 +460,30 @@ def test_a_kept_page_is_served_until_something_on_it_changes(
     served, content = _served_count(client, path)
     assert (served, b"Renamed" in content) == (0, True)
     assert _served_count(client, path)[0] == 1
+
+
+def _kept_count(route: str, outcome: str) -> float:
+    return metrics.KEPT_PAGES.labels(route=route, outcome=outcome)._value.get()
+
+
+def test_the_metrics_count_kept_and_made_pages_by_route(
+    kept_pages, client, settings, guardian, procedure, nurse, held_clock
+):
+    client.force_login(guardian.user)
+    path = reverse("family:procedure", args=[procedure.pk])
+    route = "family:procedure"
+    before = {outcome: _kept_count(route, outcome) for outcome in ("kept", "made")}
+    _served_count(client, path)
+    _served_count(client, path)
+    _served_count(client, path)
+    procedure.patient.first_name = "Renamed"
+    services.update_child(patient=procedure.patient, changed_by=nurse)
+    _served_count(client, path)
+    after = {outcome: _kept_count(route, outcome) - before[outcome] for outcome in ("kept", "made")}
+    assert after == {"kept": 2, "made": 2}
+    settings.METRICS_TOKEN = "scrape"
+    scraped = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape").content.decode()
+    assert 'marrow_kept_pages_total{outcome="kept",route="family:procedure"}' in scraped
 
 
 def test_the_next_minute_makes_the_page_again(kept_pages, client, guardian, procedure):
