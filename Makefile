@@ -56,7 +56,7 @@ run: messages
 TEST_WORKERS ?= 4
 test: messages
 	mkdir -p var && rm -f var/test-run.log
-	LOG_FILE=$(CURDIR)/var/test-run.log $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+	LOG_FILE=$(CURDIR)/var/test-run.log $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=20
 	$(PY) scripts/check_logs.py var/test-run.log
 
 lint: install
