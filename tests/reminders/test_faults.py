@@ -143,7 +143,9 @@ def test_two_dispatchers_and_two_workers_over_a_thousand_due_reminders(due_setup
             thread.start()
         for thread in threads:
             thread.join(60)
-        assert wait_for(lambda: OutboxMessage.objects.count() >= 1000, 120)
+        sent = OutboxMessage.objects.count
+        # A loaded machine makes the drain slow, not stuck: wait while it keeps moving.
+        assert wait_while_progressing(lambda: sent() >= 1000, progress=sent)
         assert wait_for(lambda: not Reminder.objects.filter(status__in=["queued", "sending"]).exists(), 30)
     finally:
         for worker in workers:
