@@ -13,6 +13,7 @@ nurse_patterns = [
     path("day-list/", day_list.day_list, name="day_list"),
     path("procedures/<id:pk>/running-late/", nurse.procedure_running_late, name="procedure_running_late"),
     path("procedures/<id:pk>/done/", nurse.procedure_done, name="procedure_done"),
+    path("procedures/<id:pk>/outcome/", nurse.procedure_outcome, name="procedure_outcome"),
     path("check-ins/<id:pk>/acknowledge/", nurse.check_in_acknowledge, name="check_in_acknowledge"),
     path("check-ins/acknowledge/", nurse.check_ins_acknowledge, name="check_ins_acknowledge"),
     path("procedures/<id:pk>/", nurse.procedure_detail, name="procedure_detail"),

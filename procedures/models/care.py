@@ -391,6 +391,8 @@ class Procedure(ChoiceLabels, models.Model):
     cancel_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
     # On the day: minutes later (or, if negative, earlier) than first booked.
     running_late_minutes = models.IntegerField(_("running late (minutes)"), default=0)
+    # The real start, as the nurse recorded it with the day's outcome (procedures.outcomes).
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     # The care team's word on the child's usual medicines that morning, as the family reads it.
     morning_medicines = models.TextField(

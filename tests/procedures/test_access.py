@@ -87,6 +87,7 @@ OBJECT_OF = {
     "nurse:reminder_resend": Reminder,
     "nurse:procedure_running_late": Procedure,
     "nurse:procedure_done": Procedure,
+    "nurse:procedure_outcome": Procedure,
     "nurse:check_in_acknowledge": SymptomReport,
     "family:check_in": Procedure,
     "nurse:patient_access": Patient,
