@@ -394,6 +394,19 @@ class Procedure(ChoiceLabels, models.Model):
     # The real start, as the nurse recorded it with the day's outcome (procedures.outcomes).
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    # When the child last had each thing, as the family said on the morning (procedures.intake),
+    # then as the nurse confirmed or corrected it at check-in.
+    last_drink_at = models.DateTimeField(_("last clear drink at"), null=True, blank=True)
+    last_milk_at = models.DateTimeField(_("last milk or formula at"), null=True, blank=True)
+    last_food_at = models.DateTimeField(_("last food at"), null=True, blank=True)
+    intake_told_at = models.DateTimeField(_("family answered at"), null=True, blank=True)
+    intake_told_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    intake_checked_at = models.DateTimeField(_("nurse checked at"), null=True, blank=True)
+    intake_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # The care team's word on the child's usual medicines that morning, as the family reads it.
     morning_medicines = models.TextField(
         _("medicines on the morning"),
@@ -466,3 +479,16 @@ class Procedure(ChoiceLabels, models.Model):
             minimum_hours=self.fasting_minimum_hours,
             infant=fasting.is_infant(self.patient.date_of_birth, on=self.local_start.date()),
         )
+
+    @property
+    def last_intake(self) -> dict[fasting.Intake, datetime | None]:
+        return {
+            fasting.Intake.DRINK: self.last_drink_at,
+            fasting.Intake.MILK: self.last_milk_at,
+            fasting.Intake.FOOD: self.last_food_at,
+        }
+
+    def fasted(self, policy: FastingPolicy | None = None) -> list[fasting.Fasted]:
+        """How long the child really went without each thing, up to the real start (or the booked one)."""
+        start = self.started_at or self.scheduled_start
+        return fasting.fasted(self.fasting_plan(policy), start=start, last=self.last_intake)

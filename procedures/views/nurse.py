@@ -27,8 +27,9 @@ from portal.forms import posted
 from portal.models import AuditEvent, User
 from portal.paging import page_of
 
-from .. import aftercare, events, outcomes, page_cache, readiness, services
+from .. import aftercare, events, intake, outcomes, page_cache, readiness, services
 from .. import dashboard as dashboard_queries
+from ..forms.family import IntakeForm
 from ..forms.nurse import (
     CancelForm,
     DoneForm,
@@ -276,6 +277,7 @@ def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "guardians": guardians,
             "sections": events.sections("procedure", procedure=procedure, now=timezone.now()),
             "reports": reports,
+            "fasted": procedure.fasted(),
             **fasting_context(procedure),
         },
     )
@@ -420,6 +422,31 @@ def procedure_outcome(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, outcome.summary)
             return redirect("nurse:procedure_detail", pk=procedure.pk)
     return _form_page(request, form, _("How the day went"), patient=procedure.patient, procedure=procedure)
+
+
+@audited(Procedure, patient="patient_id")
+@care_team_required
+@require_http_methods(["GET", "POST"])
+def procedure_intake(request: HttpRequest, pk: int) -> HttpResponse:
+    """At check-in: the nurse confirms or corrects when the child last drank and ate."""
+    procedure = procedure_shown(request, pk)
+    form = IntakeForm(
+        posted(request),
+        procedure=procedure,
+        submit_label=_("Confirm these times"),
+        initial=IntakeForm.initial_for(procedure),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            intake.nurse_check(procedure=procedure, nurse=request.user, times=form.times(timezone.now()))
+        except intake.IntakeError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Times confirmed."))
+            return redirect("nurse:procedure_detail", pk=procedure.pk)
+    return _form_page(
+        request, form, _("When the child last ate and drank"), patient=procedure.patient, procedure=procedure
+    )
 
 
 def _outcome_initial(procedure: Procedure) -> dict[str, Any]:
