@@ -261,3 +261,16 @@ def hours_and_minutes(minutes: int) -> str:
     """4 h 10 min: how long, the same way in every language the portal speaks."""
     hours, rest = divmod(max(minutes, 0), 60)
     return f"{hours} h {rest} min" if hours else f"{rest} min"
+
+
+def thirsty_minutes(
+    rules: FastingRules, *, sedation: str, last_drink_at: datetime | None, now: datetime, limit_hours: Decimal
+) -> int | None:
+    """How long a waiting child has gone without a clear drink, once that is `limit_hours` past the
+    clear-fluids cut-off (the team may offer a drink); None before then."""
+    if last_drink_at is None or not needs_fasting(sedation):
+        return None
+    without = now - last_drink_at
+    if without <= timedelta(seconds=int((rules.clear_fluids_hours + Decimal(limit_hours)) * 3600)):
+        return None
+    return int(without.total_seconds() // 60)

@@ -137,6 +137,18 @@ class Location(models.Model):
         help_text=_("What a family should do if the child has a cold, a fever or is vomiting before the visit."),
     )
     unwell_rule_es = models.TextField(_("if the child is unwell (Spanish)"), max_length=1000, blank=True)
+    # A child kept waiting this long past the clear-fluids cut-off shows on the dashboard.
+    thirst_alert_hours = models.DecimalField(
+        _("thirst alert after (hours past the clear-fluids cut-off)"),
+        max_digits=3,
+        decimal_places=1,
+        default=Decimal("2.0"),
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("12.0"))],
+        help_text=_(
+            "When a start is delayed and a child's last clear drink was this long past the cut-off, "
+            "the dashboard says so, so the team can decide whether to offer a clear drink."
+        ),
+    )
     nurses = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -487,6 +499,18 @@ class Procedure(ChoiceLabels, models.Model):
             fasting.Intake.MILK: self.last_milk_at,
             fasting.Intake.FOOD: self.last_food_at,
         }
+
+    def thirsty_minutes(self, *, rules: fasting.FastingRules, now: datetime) -> int | None:
+        """While a delayed child waits: minutes without a clear drink, once past the clinic's limit."""
+        if not self.is_active or self.started_at is not None or self.running_late_minutes <= 0:
+            return None
+        return fasting.thirsty_minutes(
+            rules,
+            sedation=self.sedation,
+            last_drink_at=self.last_drink_at,
+            now=now,
+            limit_hours=self.location.thirst_alert_hours,
+        )
 
     def fasted(self, policy: FastingPolicy | None = None) -> list[fasting.Fasted]:
         """How long the child really went without each thing, up to the real start (or the booked one)."""
