@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from .views import day_list, family, learn, nurse
+from .views import day_list, family, learn, nurse, quality
 
 # Each list is mounted by the project's URLconf (portal/urls.py) under its namespace,
 # together with the pages other apps add to the same side of the portal.
@@ -11,6 +11,7 @@ nurse_patterns = [
     path("", nurse.procedure_list, name="procedure_list"),
     path("dashboard/", nurse.dashboard, name="dashboard"),
     path("day-list/", day_list.day_list, name="day_list"),
+    path("quality/", quality.quality_page, name="quality"),
     path("procedures/<id:pk>/running-late/", nurse.procedure_running_late, name="procedure_running_late"),
     path("procedures/<id:pk>/done/", nurse.procedure_done, name="procedure_done"),
     path("procedures/<id:pk>/outcome/", nurse.procedure_outcome, name="procedure_outcome"),
