@@ -9,14 +9,18 @@ two middle values when there is an even number of them (Python's statistics.medi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, F, Q
 from django.db.models.functions import Trunc
+from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
@@ -31,6 +35,8 @@ from .models import (
     ProcedureStatus,
     SymptomReport,
 )
+
+logger = logging.getLogger(__name__)
 
 PERIODS = {"week": 8, "month": 6}
 # Exports show a count below this as words, so that a small group of children cannot be singled out.
@@ -328,6 +334,39 @@ def aftercare_chart(location: Location, spans: Sequence[Period], by: str) -> Cha
         rows=rows,
         stacked=False,
     )
+
+
+@dataclass
+class Figures:
+    periods: list[Period]
+    charts: list[Chart]
+    made_at: dt.datetime
+
+
+def kept(*, location: Location, by: str, today: dt.date, now: dt.datetime) -> Figures:
+    """The page's figures, made at most every QUALITY_KEEP_SECONDS per clinic, period and language.
+
+    Months of a busy clinic are hundreds of thousands of rows to count: a quality page need not be
+    to the second, and the nurses of a clinic share one count. Without a shared cache (or with
+    the setting at 0) they are made on every request.
+    """
+    seconds = settings.QUALITY_KEEP_SECONDS
+    key = f"quality:{location.pk}:{by}:{today.isoformat()}:{translation.get_language()}"
+    found = None
+    if seconds:
+        try:
+            found = cache.get(key)
+        except Exception:
+            logger.warning("Could not read kept quality figures; counting afresh", exc_info=True)
+    if found is None:
+        spans, charts = build(location=location, by=by, today=today)
+        found = Figures(spans, charts, now)
+        if seconds:
+            try:
+                cache.set(key, found, seconds)
+            except Exception:
+                logger.warning("Could not keep quality figures", exc_info=True)
+    return found
 
 
 def build(*, location: Location, by: str, today: dt.date) -> tuple[list[Period], list[Chart]]:

@@ -31,8 +31,9 @@ def quality_page(request: HttpRequest) -> HttpResponse:
         return render(request, "procedures/nurse/quality.html", {"clinics": [], "charts": []})
     chosen = chosen or clinics[0]
     by = request.GET.get("by") if request.GET.get("by") in quality.PERIODS else "week"
-    today = timezone.localtime(timezone.now(), chosen.tz).date()
-    spans, charts = quality.build(location=chosen, by=by, today=today)
+    now = timezone.now()
+    figures = quality.kept(location=chosen, by=by, today=timezone.localtime(now, chosen.tz).date(), now=now)
+    charts = figures.charts
     export = request.GET.get("csv")
     if export is not None:
         chart = next((chart for chart in charts if chart.key == export), None)
@@ -42,7 +43,14 @@ def quality_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "procedures/nurse/quality.html",
-        {"clinics": clinics, "chosen": chosen, "by": by, "periods": spans, "charts": charts},
+        {
+            "clinics": clinics,
+            "chosen": chosen,
+            "by": by,
+            "periods": figures.periods,
+            "charts": charts,
+            "figures": figures,
+        },
     )
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -284,6 +285,7 @@ def _grow(location, guardian, count):
         SymptomReport.objects.create(procedure=procedure, user=guardian.user, needs_attention=True)
 
 
+@override_settings(QUALITY_KEEP_SECONDS=0)
 def test_the_number_of_queries_stays_flat_as_data_grows(client, nurse, guardian, location):
     client.force_login(nurse)
     counts = []
@@ -293,3 +295,15 @@ def test_the_number_of_queries_stays_flat_as_data_grows(client, nurse, guardian,
             assert client.get(reverse("nurse:quality")).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_the_figures_are_counted_once_for_a_few_minutes(client, nurse, guardian, location):
+    _grow(location, guardian, 3)
+    client.force_login(nurse)
+    counts = []
+    for _n in range(2):
+        with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as queries:
+            page = client.get(reverse("nurse:quality")).content.decode()
+        counts.append(len(queries))
+        assert "Counted at 3:00 PM" in page
+    assert counts[1] < counts[0] - 5
