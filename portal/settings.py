@@ -302,6 +302,8 @@ CELERY_BEAT_SCHEDULE = {
     # Often: a row the broker lost goes again within a minute (reminders.recovery.RING_AGAIN).
     "sweep-reminders": {"task": "reminders.tasks.sweep", "schedule": 15.0},
     "reconcile-reminders": {"task": "reminders.tasks.reconcile", "schedule": 60.0},
+    # The clinic quality figures, counted a minute before the kept ones run out (procedures.quality).
+    "count-quality": {"task": "procedures.tasks.count_quality", "schedule": max(QUALITY_KEEP_SECONDS - 60, 60)},
     # One heartbeat through each send queue: a worker stuck on a hung provider stops beating.
     **{
         f"heartbeat-{queue}": {

@@ -307,3 +307,16 @@ def test_the_figures_are_counted_once_for_a_few_minutes(client, nurse, guardian,
         counts.append(len(queries))
         assert "Counted at 3:00 PM" in page
     assert counts[1] < counts[0] - 5
+
+
+def test_beat_counts_every_clinic_ahead_so_the_nurse_reads_kept_figures(client, nurse, guardian, location):
+    _grow(location, guardian, 3)
+    LocationFactory(name="Clinic without nurses")
+    with time_machine.travel(NOW - dt.timedelta(minutes=2), tick=False):
+        # One clinic with nurses: two periods in two languages.
+        assert quality.count_ahead() == 4
+    client.force_login(nurse)
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("nurse:quality")).content.decode()
+    assert "Counted at 2:58 PM" in page
+    assert not [query for query in queries if "procedures_dayoutcome" in query["sql"]]
