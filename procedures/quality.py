@@ -428,25 +428,30 @@ def draw(chart: Chart) -> None:
             top = y if chart.stacked else y + part * ROW
             parts.append(
                 {
-                    "x": round(x, 1),
+                    # Written out here: a template would localise them ("150,0" in Spanish), which SVG refuses.
+                    "x": _svg(x),
                     "y": top,
-                    "width": round(width, 1),
+                    "width": _svg(width) if width > 0 else "",
                     "colour": COLOURS[part % len(COLOURS)],
                     "title": f"{label}, {chart.columns[n].label}: {_shown(value)}",
                     "value": _shown(value),
-                    "text_x": round(x + width + 4, 1),
+                    "text_x": _svg(x + width + 4),
                     "text_y": top + 13,
                 }
             )
             if chart.stacked:
                 x += width
         total = _shown(sum(row_values))
-        bars.append({"label": label, "text_y": y + 13, "parts": parts, "end": round(x + 4, 1), "total": total})
+        bars.append({"label": label, "text_y": y + 13, "parts": parts, "end": _svg(x + 4), "total": total})
     chart.bars = bars
     chart.height = max(len(bars) * ROW * (1 if chart.stacked else len(drawn)), ROW)  # type: ignore[attr-defined]
     chart.label_x = LABEL - 8  # type: ignore[attr-defined]
     chart.width = WIDTH  # type: ignore[attr-defined]
     chart.legend = [(COLOURS[p % len(COLOURS)], chart.columns[n].label) for p, n in enumerate(drawn)]  # type: ignore[attr-defined]
+
+
+def _svg(number: float) -> str:
+    return f"{number:.1f}"
 
 
 def _shown(value: float) -> str:

@@ -320,3 +320,12 @@ def test_beat_counts_every_clinic_ahead_so_the_nurse_reads_kept_figures(client, 
         page = client.get(reverse("nurse:quality")).content.decode()
     assert "Counted at 2:58 PM" in page
     assert not [query for query in queries if "procedures_dayoutcome" in query["sql"]]
+
+
+def test_the_chart_in_spanish_keeps_svg_numbers_as_svg_reads_them(client, nurse, twenty):
+    nurse.language = "es"
+    nurse.save()
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("nurse:quality")).content.decode()
+    assert "Cómo fue cada procedimiento" in page
+    assert 'x="150.0"' in page and 'x="150,0"' not in page
