@@ -279,6 +279,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # anything on them changes (procedures/page_cache.py); on PostgreSQL with Redis only. PAGE_CACHE=0 makes every
 # page afresh.
 PAGE_CACHE = env.bool("PAGE_CACHE", default=True)
+# The clinic quality page's figures are counted at most this often per clinic (procedures/quality.py); 0: always.
+QUALITY_KEEP_SECONDS = env.int("QUALITY_KEEP_SECONDS", default=300)
 # A counter evicted between being created and counted lets that one request through, as a fresh count would.
 RATELIMIT_FAIL_OPEN = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
@@ -300,6 +302,8 @@ CELERY_BEAT_SCHEDULE = {
     # Often: a row the broker lost goes again within a minute (reminders.recovery.RING_AGAIN).
     "sweep-reminders": {"task": "reminders.tasks.sweep", "schedule": 15.0},
     "reconcile-reminders": {"task": "reminders.tasks.reconcile", "schedule": 60.0},
+    # The clinic quality figures, counted a minute before the kept ones run out (procedures.quality).
+    "count-quality": {"task": "procedures.tasks.count_quality", "schedule": max(QUALITY_KEEP_SECONDS - 60, 60)},
     # One heartbeat through each send queue: a worker stuck on a hung provider stops beating.
     **{
         f"heartbeat-{queue}": {

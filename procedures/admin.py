@@ -13,6 +13,7 @@ from .models import (
     FastingPolicy,
     Guardian,
     Location,
+    OutcomeReason,
     PageView,
     Patient,
     PreparedQuestion,
@@ -152,3 +153,11 @@ class PageViewAdmin(admin.ModelAdmin):
     list_display = ("user", "page", "first_viewed_at", "last_viewed_at")
     list_select_related = ("user", "page")
     raw_id_fields = ("user",)
+
+
+@admin.register(OutcomeReason)
+class OutcomeReasonAdmin(admin.ModelAdmin):
+    """Each clinic may add its own reasons; the shipped ones (no clinic) are every clinic's."""
+
+    list_display = ("label_en", "label_es", "location", "fasting_related", "is_active", "order")
+    list_filter = ("location", "fasting_related", "is_active")

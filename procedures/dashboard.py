@@ -13,14 +13,14 @@ from portal.models import User
 from portal.paging import page_of
 
 from . import events, readiness
-from .models import Location, Patient, Procedure, ProcedureStatus, SymptomReport
+from .models import FastingPolicy, Location, Patient, Procedure, ProcedureStatus, SymptomReport
 
 PAGE_SIZE = 20
 
 # What a procedure row of the board shows (readiness.with_readiness adds the checklist's counts).
 PROCEDURE_ROW_FIELDS = (
     *("location", "patient", "patient__first_name", "patient__last_name"),
-    *("scheduled_start", "sedation", "status", "running_late_minutes"),
+    *("scheduled_start", "sedation", "status", "running_late_minutes", "started_at", "last_drink_at"),
 )
 # What the cards show of each report and its people: not whole rows.
 REPORT_FIELDS = (
@@ -60,6 +60,8 @@ class Dashboard:
     flag_cards: list[FlagCard]
     recently_acknowledged: list[SymptomReport]
     procedures: list[Procedure]
+    # Delayed children waiting long without a clear drink: (procedure, minutes), longest first.
+    thirsty: list[tuple[Procedure, int]]
     # What other apps add (reminders: deliveries that failed, families we cannot reach).
     sections: list[events.Section]
 
@@ -109,6 +111,16 @@ def _flag_cards(
     return page, cards
 
 
+def _thirsty(procedures: list[Procedure], now: dt.datetime) -> list[tuple[Procedure, int]]:
+    # The policy is read only when a delayed child has said when they last drank.
+    waiting = [p for p in procedures if p.running_late_minutes > 0 and p.last_drink_at and not p.started_at]
+    if not waiting:
+        return []
+    rules = FastingPolicy.current().rules()
+    found = [(p, p.thirsty_minutes(rules=rules, now=now)) for p in waiting]
+    return sorted(((p, minutes) for p, minutes in found if minutes is not None), key=lambda pair: -pair[1])
+
+
 def build(
     *, location: Location, day: dt.date, now: dt.datetime, pages: dict[str, Any], since: dt.datetime | None = None
 ) -> Dashboard:
@@ -125,6 +137,7 @@ def build(
             .order_by("scheduled_start")
         )
     )
+    thirsty = _thirsty(procedures, now)
     flagged = SymptomReport.objects.filter(procedure__location=location, needs_attention=True)
     flags, flag_cards = _flag_cards(flagged.open_flags(), pages.get("flags"), since)
     recently_acknowledged = list(
@@ -142,5 +155,6 @@ def build(
         flag_cards=flag_cards,
         recently_acknowledged=recently_acknowledged,
         procedures=procedures,
+        thirsty=thirsty,
         sections=sections,
     )

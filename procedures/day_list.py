@@ -37,7 +37,7 @@ def day_list(*, user: User, locations: list[Location], day: dt.date) -> QuerySet
         Procedure.objects.visible_to(user)
         .filter(on_day)
         .exclude(status=ProcedureStatus.CANCELLED)
-        .select_related("patient", "location")
+        .select_related("patient", "location", "outcome__reason")
         .prefetch_related(
             Prefetch(
                 "patient__guardians",

@@ -183,3 +183,94 @@ def compute_fasting_plan(
         cutoffs.append(Cutoff(item=item, at=at, hours=hours))
     cutoffs.sort(key=lambda cutoff: (cutoff.at, _ITEM_ORDER[cutoff.item]))
     return FastingPlan(required=True, anchor=rules.anchor, anchor_at=anchor_at.astimezone(zone), cutoffs=tuple(cutoffs))
+
+
+# --- How long the child really fasted -------------------------------------------------------
+#
+# Families say when the child last had three things: a clear drink, milk (formula, breast
+# milk or other milk, whichever the child has) and food. Each is held against the child's own
+# cut-off for it: the target is the time from that cut-off to the start, the shortest fast
+# the plan asks for.
+
+
+class Intake(enum.StrEnum):
+    DRINK = "drink"
+    MILK = "milk"
+    FOOD = "food"
+
+
+INTAKE_LABELS: dict[Intake, str] = {
+    Intake.DRINK: _("Clear fluids"),
+    Intake.MILK: _("Milk or formula"),
+    Intake.FOOD: _("Solid food"),
+}
+
+_INTAKE_ITEMS: dict[Intake, tuple[Item, ...]] = {
+    Intake.DRINK: (Item.CLEAR_FLUIDS,),
+    Intake.MILK: (Item.FORMULA, Item.FORMULA_OR_MILK, Item.MILK, Item.BREAST_MILK),
+    Intake.FOOD: (Item.SOLIDS,),
+}
+
+
+def cutoff_for_intake(plan: FastingPlan, intake: Intake) -> Cutoff | None:
+    """The child's cut-off for what the family reports. For milk, the latest of the child's milks:
+    the family does not say which one, and the longest fast would call a right one too short."""
+    found = [cutoff for cutoff in plan.cutoffs if cutoff.item in _INTAKE_ITEMS[intake]]
+    return max(found, key=lambda cutoff: cutoff.at, default=None)
+
+
+@dataclass(frozen=True)
+class Fasted:
+    intake: Intake
+    last_at: datetime
+    start: datetime  # the real start if recorded, else the booked one
+    cutoff: Cutoff
+
+    @property
+    def label(self) -> str:
+        return str(INTAKE_LABELS[self.intake])
+
+    @property
+    def minutes(self) -> int:
+        return max(int((self.start - self.last_at).total_seconds() // 60), 0)
+
+    @property
+    def target_minutes(self) -> int:
+        """The shortest fast the plan asks for: from the cut-off to the start."""
+        return max(int((self.start - self.cutoff.at).total_seconds() // 60), 0)
+
+    @property
+    def too_late(self) -> bool:
+        """Had after the cut-off: the fast was shorter than the plan asks."""
+        return self.last_at > self.cutoff.at
+
+
+def fasted(plan: FastingPlan, *, start: datetime, last: dict[Intake, datetime | None]) -> list[Fasted]:
+    """The child's real fasts, one per thing reported that the child's plan has a cut-off for."""
+    if not plan.required:
+        return []
+    found = []
+    for intake in Intake:
+        at, cutoff = last.get(intake), cutoff_for_intake(plan, intake)
+        if at is not None and cutoff is not None:
+            found.append(Fasted(intake=intake, last_at=at, start=start, cutoff=cutoff))
+    return found
+
+
+def hours_and_minutes(minutes: int) -> str:
+    """4 h 10 min: how long, the same way in every language the portal speaks."""
+    hours, rest = divmod(max(minutes, 0), 60)
+    return f"{hours} h {rest} min" if hours else f"{rest} min"
+
+
+def thirsty_minutes(
+    rules: FastingRules, *, sedation: str, last_drink_at: datetime | None, now: datetime, limit_hours: Decimal
+) -> int | None:
+    """How long a waiting child has gone without a clear drink, once that is `limit_hours` past the
+    clear-fluids cut-off (the team may offer a drink); None before then."""
+    if last_drink_at is None or not needs_fasting(sedation):
+        return None
+    without = now - last_drink_at
+    if without <= timedelta(seconds=int((rules.clear_fluids_hours + Decimal(limit_hours)) * 3600)):
+        return None
+    return int(without.total_seconds() // 60)

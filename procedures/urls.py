@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from .views import day_list, family, learn, nurse
+from .views import day_list, family, learn, nurse, quality
 
 # Each list is mounted by the project's URLconf (portal/urls.py) under its namespace,
 # together with the pages other apps add to the same side of the portal.
@@ -11,8 +11,11 @@ nurse_patterns = [
     path("", nurse.procedure_list, name="procedure_list"),
     path("dashboard/", nurse.dashboard, name="dashboard"),
     path("day-list/", day_list.day_list, name="day_list"),
+    path("quality/", quality.quality_page, name="quality"),
     path("procedures/<id:pk>/running-late/", nurse.procedure_running_late, name="procedure_running_late"),
     path("procedures/<id:pk>/done/", nurse.procedure_done, name="procedure_done"),
+    path("procedures/<id:pk>/outcome/", nurse.procedure_outcome, name="procedure_outcome"),
+    path("procedures/<id:pk>/last-ate-and-drank/", nurse.procedure_intake, name="procedure_intake"),
     path("check-ins/<id:pk>/acknowledge/", nurse.check_in_acknowledge, name="check_in_acknowledge"),
     path("check-ins/acknowledge/", nurse.check_ins_acknowledge, name="check_ins_acknowledge"),
     path("procedures/<id:pk>/", nurse.procedure_detail, name="procedure_detail"),
@@ -36,6 +39,7 @@ family_patterns = [
     path("children/<id:pk>/", family.family_child, name="child"),
     path("procedures/<id:pk>/fasting-card/", family.family_fasting_card, name="fasting_card"),
     path("procedures/<id:pk>/fasting/acknowledge/", family.family_acknowledge_fasting, name="acknowledge_fasting"),
+    path("procedures/<id:pk>/last-ate-and-drank/", family.family_intake, name="intake"),
     path("procedures/<id:pk>/contact/confirm/", family.family_confirm_contact, name="confirm_contact"),
     path("procedures/<id:pk>/questions/", family.family_questions, name="questions"),
     path(

@@ -15,7 +15,7 @@ from procedures import events
 from procedures.events import Reason, Section
 from procedures.models import Guardian, Procedure, SymptomReport
 
-from . import consent, dashboard, health, metrics
+from . import consent, dashboard, health, metrics, quality
 from .messages import compose
 from .models import Channel, Kind
 from .planning import queue_email, sync_reminders
@@ -79,7 +79,10 @@ def ask_about_texts_first(sender: Any, *, user: Any, **_: Any) -> tuple[int, str
     return None
 
 
-def nurse_section(sender: Any, *, page: str, now: Any, **objects: Any) -> Section | None:
+def nurse_section(sender: Any, *, page: str, now: Any = None, **objects: Any) -> Section | None:
+    if page == "quality":
+        chart = quality.delivery_chart(objects["location"], objects["start"], objects["end"])
+        return Section("", charts=[chart])
     if page == "dashboard":
         problems = dashboard.problems(objects["location"], now, objects["pages"])
         shown = [reminder.updated_at for reminder in problems["problems"]]

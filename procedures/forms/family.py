@@ -9,6 +9,7 @@ from crispy_forms.layout import HTML, Column, Layout, Row
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .. import fasting, intake
 from ..aftercare import PainQuestion
 from ..models import SymptomReport
 from ..readiness import STANDARD_QUESTIONS
@@ -84,3 +85,42 @@ class CheckInForm(forms.ModelForm):
                     % {"value": temperature, "unit": unit},
                 )
         return data
+
+
+class IntakeForm(forms.Form):
+    """When the child last had a clear drink, milk and food: a clock time each, today or last night.
+
+    Only the lines the child's plan has a cut-off for are asked. The family and the nurse share it.
+    """
+
+    def __init__(self, *args: Any, procedure: Any, submit_label: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.procedure = procedure
+        plan = procedure.fasting_plan()
+        labels = {
+            fasting.Intake.DRINK: _("Last clear drink at"),
+            fasting.Intake.MILK: _("Last milk or formula at"),
+            fasting.Intake.FOOD: _("Last food at"),
+        }
+        for item, label in labels.items():
+            if fasting.cutoff_for_intake(plan, item) is not None:
+                self.fields[item.value] = forms.TimeField(
+                    label=label, required=False, widget=forms.TimeInput(attrs={"type": "time"})
+                )
+        self.helper = helper_with(submit_label)
+
+    def times(self, now: Any) -> dict[fasting.Intake, Any]:
+        """The answers as moments: a clock time still to come today is taken as last night's."""
+        return {
+            item: intake.at_clock(self.procedure, self.cleaned_data[item.value], now)
+            for item in fasting.Intake
+            if self.cleaned_data.get(item.value) is not None
+        }
+
+    @classmethod
+    def initial_for(cls, procedure: Any) -> dict[str, Any]:
+        return {
+            item.value: procedure.location.localize(at).time().replace(second=0, microsecond=0, tzinfo=None)
+            for item, at in procedure.last_intake.items()
+            if at is not None
+        }

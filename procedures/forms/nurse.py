@@ -15,7 +15,7 @@ from portal.models import Language, User
 from portal.phones import normalize_mobile
 
 from .. import services
-from ..models import Location, NonexistentTime, Patient, ProcedureKind, Sedation
+from ..models import Location, NonexistentTime, OutcomeReason, Patient, ProcedureKind, Sedation
 from . import helper_with
 
 # Where a rule of the service fails, the form shows it next to this field.
@@ -212,17 +212,81 @@ class ProcedureForm(forms.Form):
         }
 
 
+def _reason_field(required: bool) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        label=_("Why"),
+        queryset=OutcomeReason.objects.none(),
+        required=required,
+        widget=forms.RadioSelect,
+        empty_label=None,
+    )
+
+
+def _reason_text_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("In a few words"),
+        max_length=200,
+        required=False,
+        help_text=_("Only for “Other”. Shown to staff only. Do not include clinical details."),
+    )
+
+
 class CancelForm(forms.Form):
+    outcome_reason = _reason_field(required=False)
+    outcome_text = _reason_text_field()
     reason = forms.CharField(
-        label=_("Reason for cancelling"),
+        label=_("Note for the care team"),
         max_length=200,
         help_text=_("Shown to staff only. Do not include clinical details."),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, procedure: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["outcome_reason"].queryset = OutcomeReason.objects.for_location(procedure.location)
         self.helper = helper_with(_("Cancel procedure"))
         self.helper.inputs[0].field_classes = "btn btn-danger"
+
+
+class OutcomeForm(forms.Form):
+    """The day's outcome in one step: it started (at what time), or it did not happen today."""
+
+    STARTED, CANCELLED = "started", "cancelled"
+    what = forms.ChoiceField(
+        label=_("What happened"),
+        widget=forms.RadioSelect,
+        choices=[(STARTED, _("It started")), (CANCELLED, _("Cancelled or postponed today"))],
+    )
+    started_time = forms.TimeField(
+        label=_("Real start time"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        help_text=_("Clinic local time, today. We work out whether it was on time."),
+    )
+    reason = _reason_field(required=False)
+    reason_text = _reason_text_field()
+
+    def __init__(self, *args: Any, procedure: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.procedure = procedure
+        self.fields["reason"].queryset = OutcomeReason.objects.for_location(procedure.location)
+        self.fields["reason"].help_text = _("For a late start or a cancellation.")
+        self.helper = helper_with(_("Save the outcome"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        data["started_at"] = None
+        if data["what"] == self.STARTED:
+            clock = data.get("started_time")
+            if clock is None:
+                self.add_error("started_time", _("Give the time it really started."))
+                return data
+            try:
+                data["started_at"] = combine_local(self.procedure.local_start.date(), clock, self.procedure.location)
+            except forms.ValidationError as error:
+                self.add_error("started_time", error)
+        return data
 
 
 class ProcedureFilterForm(forms.Form):

@@ -41,6 +41,11 @@ from .fasting_policy import (
     FastingAnchor,
     FastingPolicy,
 )
+from .outcome import (
+    DayOutcome,
+    OutcomeKind,
+    OutcomeReason,
+)
 from .page_version import PageVersion
 from .readiness import (
     PreparedQuestion,
@@ -51,6 +56,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "Bilingual",
     "ConsentVia",
+    "DayOutcome",
     "EducationPage",
     "EducationStep",
     "FastingAnchor",
@@ -61,6 +67,8 @@ __all__ = [
     "Location",
     "LocationQuerySet",
     "NonexistentTime",
+    "OutcomeKind",
+    "OutcomeReason",
     "PageVersion",
     "PageView",
     "Pain",

@@ -137,6 +137,18 @@ class Location(models.Model):
         help_text=_("What a family should do if the child has a cold, a fever or is vomiting before the visit."),
     )
     unwell_rule_es = models.TextField(_("if the child is unwell (Spanish)"), max_length=1000, blank=True)
+    # A child kept waiting this long past the clear-fluids cut-off shows on the dashboard.
+    thirst_alert_hours = models.DecimalField(
+        _("thirst alert after (hours past the clear-fluids cut-off)"),
+        max_digits=3,
+        decimal_places=1,
+        default=Decimal("2.0"),
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("12.0"))],
+        help_text=_(
+            "When a start is delayed and a child's last clear drink was this long past the cut-off, "
+            "the dashboard says so, so the team can decide whether to offer a clear drink."
+        ),
+    )
     nurses = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
@@ -391,7 +403,22 @@ class Procedure(ChoiceLabels, models.Model):
     cancel_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
     # On the day: minutes later (or, if negative, earlier) than first booked.
     running_late_minutes = models.IntegerField(_("running late (minutes)"), default=0)
+    # The real start, as the nurse recorded it with the day's outcome (procedures.outcomes).
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    # When the child last had each thing, as the family said on the morning (procedures.intake),
+    # then as the nurse confirmed or corrected it at check-in.
+    last_drink_at = models.DateTimeField(_("last clear drink at"), null=True, blank=True)
+    last_milk_at = models.DateTimeField(_("last milk or formula at"), null=True, blank=True)
+    last_food_at = models.DateTimeField(_("last food at"), null=True, blank=True)
+    intake_told_at = models.DateTimeField(_("family answered at"), null=True, blank=True)
+    intake_told_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    intake_checked_at = models.DateTimeField(_("nurse checked at"), null=True, blank=True)
+    intake_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # The care team's word on the child's usual medicines that morning, as the family reads it.
     morning_medicines = models.TextField(
         _("medicines on the morning"),
@@ -464,3 +491,28 @@ class Procedure(ChoiceLabels, models.Model):
             minimum_hours=self.fasting_minimum_hours,
             infant=fasting.is_infant(self.patient.date_of_birth, on=self.local_start.date()),
         )
+
+    @property
+    def last_intake(self) -> dict[fasting.Intake, datetime | None]:
+        return {
+            fasting.Intake.DRINK: self.last_drink_at,
+            fasting.Intake.MILK: self.last_milk_at,
+            fasting.Intake.FOOD: self.last_food_at,
+        }
+
+    def thirsty_minutes(self, *, rules: fasting.FastingRules, now: datetime) -> int | None:
+        """While a delayed child waits: minutes without a clear drink, once past the clinic's limit."""
+        if not self.is_active or self.started_at is not None or self.running_late_minutes <= 0:
+            return None
+        return fasting.thirsty_minutes(
+            rules,
+            sedation=self.sedation,
+            last_drink_at=self.last_drink_at,
+            now=now,
+            limit_hours=self.location.thirst_alert_hours,
+        )
+
+    def fasted(self, policy: FastingPolicy | None = None) -> list[fasting.Fasted]:
+        """How long the child really went without each thing, up to the real start (or the booked one)."""
+        start = self.started_at or self.scheduled_start
+        return fasting.fasted(self.fasting_plan(policy), start=start, last=self.last_intake)

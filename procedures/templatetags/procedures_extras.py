@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from portal import phones
-from procedures import fasting_display, markup, readiness
+from procedures import fasting, fasting_display, markup, readiness
 from procedures.models import EducationPage, Location, Procedure
 
 register = template.Library()
@@ -100,3 +100,8 @@ def map_url(address: str) -> str:
     nothing on an iPhone or a desktop browser.
     """
     return "https://www.google.com/maps/search/?" + urlencode({"api": "1", "query": address})
+
+
+@register.filter
+def hours_minutes(minutes: int) -> str:
+    return fasting.hours_and_minutes(minutes)

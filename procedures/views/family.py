@@ -16,9 +16,10 @@ from portal.access import guardian_required
 from portal.audit import audited
 from portal.forms import posted
 
-from .. import aftercare, calendar, page_cache, readiness
+from .. import aftercare, calendar, intake, page_cache, readiness
 from ..forms.family import (
     CheckInForm,
+    IntakeForm,
     QuestionsForm,
 )
 from ..models import (
@@ -78,15 +79,43 @@ def family_dashboard(request: HttpRequest) -> HttpResponse:
 def family_procedure(request: HttpRequest, pk: int) -> HttpResponse:
     # The checklist's counts come in the same query as the procedure.
     procedure = procedure_shown(request, pk, readiness.with_readiness(procedures_for(request.user), user=request.user))
+    now = timezone.now()
+    asking = intake.answer_open(procedure, now) and procedure.fasting_plan().required
     return render(
         request,
         "procedures/family/procedure_detail.html",
         {
             "procedure": procedure,
             "checklist": readiness.checklist_of(procedure),
-            **fasting_context(procedure),
+            "intake_form": _intake_form(procedure) if asking else None,
+            **fasting_context(procedure, now=now),
         },
     )
+
+
+def _intake_form(procedure: Procedure, data: object = None) -> IntakeForm:
+    form = IntakeForm(data, procedure=procedure, submit_label=_("Send"), initial=IntakeForm.initial_for(procedure))
+    form.helper.form_action = reverse("family:intake", args=[procedure.pk])
+    return form
+
+
+@audited(Procedure, patient="patient_id")
+@guardian_required
+@require_POST
+def family_intake(request: HttpRequest, pk: int) -> HttpResponse:
+    """The morning answer: when the child last drank and ate. One tap from the appointment page."""
+    procedure = procedure_shown(request, pk)
+    form = _intake_form(procedure, request.POST)
+    if form.is_valid():
+        try:
+            intake.family_answer(procedure=procedure, user=request.user, times=form.times(timezone.now()))
+        except intake.IntakeError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Thank you. The care team will check these times with you when you arrive."))
+    else:
+        messages.error(request, _("Please give each time as hours and minutes, for example 6:30."))
+    return redirect(reverse("family:procedure", args=[procedure.pk]) + "#last-intake")
 
 
 @audited(Patient)

@@ -27,12 +27,14 @@ from portal.forms import posted
 from portal.models import AuditEvent, User
 from portal.paging import page_of
 
-from .. import aftercare, events, page_cache, readiness, services
+from .. import aftercare, events, intake, outcomes, page_cache, readiness, services
 from .. import dashboard as dashboard_queries
+from ..forms.family import IntakeForm
 from ..forms.nurse import (
     CancelForm,
     DoneForm,
     GuardianForm,
+    OutcomeForm,
     PatientForm,
     ProcedureFilterForm,
     ProcedureForm,
@@ -275,6 +277,7 @@ def procedure_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "guardians": guardians,
             "sections": events.sections("procedure", procedure=procedure, now=timezone.now()),
             "reports": reports,
+            "fasted": procedure.fasted(),
             **fasting_context(procedure),
         },
     )
@@ -328,11 +331,22 @@ def procedure_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if not procedure.is_active:
         messages.info(request, _("This procedure is not active."))
         return redirect("nurse:procedure_detail", pk=procedure.pk)
-    form = CancelForm(posted(request))
+    form = CancelForm(posted(request), procedure=procedure)
     if request.method == "POST" and form.is_valid():
-        services.cancel_procedure(procedure=procedure, reason=form.cleaned_data["reason"], cancelled_by=request.user)
-        messages.success(request, _("Procedure cancelled."))
-        return redirect("nurse:procedure_detail", pk=procedure.pk)
+        data = form.cleaned_data
+        try:
+            outcomes.cancel(
+                procedure=procedure,
+                by=request.user,
+                reason=data["outcome_reason"],
+                reason_text=data["outcome_text"],
+                note=data["reason"],
+            )
+        except outcomes.OutcomeError as error:
+            form.add_error("outcome_reason", str(error))
+        else:
+            messages.success(request, _("Procedure cancelled."))
+            return redirect("nurse:procedure_detail", pk=procedure.pk)
     return _form_page(request, form, _("Cancel procedure"), patient=procedure.patient, procedure=procedure)
 
 
@@ -383,6 +397,68 @@ def procedure_done(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Marked as done. Aftercare messages are planned from the end time."))
             return redirect("nurse:procedure_detail", pk=procedure.pk)
     return _form_page(request, form, _("Mark as done"), patient=procedure.patient, procedure=procedure)
+
+
+@audited(Procedure, patient="patient_id")
+@care_team_required
+@require_http_methods(["GET", "POST"])
+def procedure_outcome(request: HttpRequest, pk: int) -> HttpResponse:
+    """How the day went, in one step: started (on time or late, and why) or cancelled on the day, and why."""
+    procedure = procedure_shown(request, pk)
+    form = OutcomeForm(posted(request), procedure=procedure, initial=_outcome_initial(procedure))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        why = {"reason": data["reason"], "reason_text": data["reason_text"]}
+        try:
+            if data["what"] == OutcomeForm.STARTED:
+                outcome = outcomes.record_start(
+                    procedure=procedure, started_at=data["started_at"], by=request.user, **why
+                )
+            else:
+                outcome = outcomes.cancel(procedure=procedure, by=request.user, **why)
+        except outcomes.OutcomeError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, outcome.summary)
+            return redirect("nurse:procedure_detail", pk=procedure.pk)
+    return _form_page(request, form, _("How the day went"), patient=procedure.patient, procedure=procedure)
+
+
+@audited(Procedure, patient="patient_id")
+@care_team_required
+@require_http_methods(["GET", "POST"])
+def procedure_intake(request: HttpRequest, pk: int) -> HttpResponse:
+    """At check-in: the nurse confirms or corrects when the child last drank and ate."""
+    procedure = procedure_shown(request, pk)
+    form = IntakeForm(
+        posted(request),
+        procedure=procedure,
+        submit_label=_("Confirm these times"),
+        initial=IntakeForm.initial_for(procedure),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            intake.nurse_check(procedure=procedure, nurse=request.user, times=form.times(timezone.now()))
+        except intake.IntakeError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Times confirmed."))
+            return redirect("nurse:procedure_detail", pk=procedure.pk)
+    return _form_page(
+        request, form, _("When the child last ate and drank"), patient=procedure.patient, procedure=procedure
+    )
+
+
+def _outcome_initial(procedure: Procedure) -> dict[str, Any]:
+    if procedure.started_at is None:
+        return {"what": OutcomeForm.STARTED}
+    outcome = getattr(procedure, "outcome", None)
+    return {
+        "what": OutcomeForm.STARTED,
+        "started_time": procedure.location.localize(procedure.started_at).time().replace(tzinfo=None),
+        "reason": outcome.reason if outcome else None,
+        "reason_text": outcome.reason_text if outcome else "",
+    }
 
 
 @audited()

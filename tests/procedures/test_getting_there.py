@@ -77,6 +77,7 @@ def test_editing_parking_in_the_admin_moves_nothing_and_tells_no_one(client, adm
             "after_hours_phone": "(312) 555-0199",
             "unwell_rule_en": "",
             "unwell_rule_es": "",
+            "thirst_alert_hours": "2.0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
