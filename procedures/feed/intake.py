@@ -92,7 +92,14 @@ def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> 
         return apply_stored(message, system, read_event, apply=apply_patient_event)
 
     def read() -> Booking:
-        return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz, arrival_field=system.arrival_field)
+        return hl7v2.booking_of(
+            hl7v2.decode(raw, header),
+            header,
+            system.tz,
+            arrival_field=system.arrival_field,
+            status_codes=system.status_codes,
+            system_name=system.name,
+        )
 
     return apply_stored(message, system, read)
 

@@ -52,6 +52,24 @@ def validate_service_order(value: str) -> None:
         )
 
 
+def validate_status_codes(value: Any) -> None:
+    """The sender's own SCH-25 codes, each naming a status HL7 Table 0278 has (or Arrived)."""
+    from .hl7v2 import FILLER_STATUS, FILLER_STATUS_NAMES
+
+    if not isinstance(value, dict):
+        raise ValidationError(_('Write the codes as JSON, for example {"1": "Booked", "3": "Cancelled"}.'))
+    wrong = [
+        str(code)
+        for code, status in value.items()
+        if not str(code).strip() or not isinstance(status, str) or status.strip().upper() not in FILLER_STATUS
+    ]
+    if wrong:
+        raise ValidationError(
+            _("Codes %(codes)s: each must name one of %(statuses)s."),
+            params={"codes": ", ".join(wrong) or "“”", "statuses": ", ".join(FILLER_STATUS_NAMES)},
+        )
+
+
 def validate_field_spec(value: str) -> None:
     if value and not _FIELD_SPEC.match(value):
         raise ValidationError(_("Write a segment and field, for example AIL-6 or ZAP-2.1."))
@@ -93,6 +111,17 @@ class SendingSystem(models.Model):
         default=DEFAULT_SERVICE_ORDER,
         validators=[validate_service_order],
         help_text=_("Fields read in this order; the first code with a mapping wins."),
+    )
+    status_codes = models.JSONField(
+        _("SCH-25 status codes"),
+        blank=True,
+        default=dict,
+        validators=[validate_status_codes],
+        help_text=_(
+            "The system's own filler status codes and the HL7 status each means, for example "
+            '{"1": "Booked", "3": "Cancelled", "4": "Noshow"}. Read before the standard names; an unknown code '
+            "is refused (AE), never booked."
+        ),
     )
     processing_mode = models.CharField(
         _("processing mode"),
