@@ -285,6 +285,29 @@ class LocationCode(models.Model):
         return f"{self.code} → {self.location}"
 
 
+class ExternalLocation(models.Model):
+    """A FHIR Location a sending system sent in a Bundle: how a later Appointment may refer to it.
+
+    Its id when it was sent from no other server (a urn:uuid or relative fullUrl), or the full
+    URL it was sent under, as `ExternalPatient.resource_id`; and the code it carried (its
+    identifier), which a LocationCode maps to a clinic.
+    """
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="+")
+    resource_id = models.CharField(_("FHIR Location id"), max_length=255)
+    code = models.CharField(_("their code"), max_length=80)
+
+    class Meta:
+        verbose_name = _("FHIR Location sent")
+        verbose_name_plural = _("FHIR Locations sent")
+        constraints = [
+            models.UniqueConstraint(fields=["system", "resource_id"], name="feed_external_location_unique_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} → {self.code}"
+
+
 class ServiceCode(models.Model):
     """The system's code for a service (AIS-3, Appointment.serviceType): which procedure, which sedation."""
 
