@@ -77,6 +77,8 @@ class Err(enum.StrEnum):
     DUPLICATE_KEY = "205^Duplicate key identifier"  # an id already used for another child or booking
     LOCKED = "206^Application record locked"
     INTERNAL = "207^Application internal error"
+    # v2.7+: no code of its own is given for a sender refused for where it connects from.
+    OTHER = "199^Other HL7 error"
 
 
 @dataclass(frozen=True)

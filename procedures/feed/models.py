@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 import zoneinfo
@@ -70,6 +71,32 @@ def validate_status_codes(value: Any) -> None:
         )
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address_items(value: str) -> list[str]:
+    return [item for item in re.split(r"[\s,]+", value.strip()) if item]
+
+
+def parse_networks(value: str) -> list[Network]:
+    """Addresses and CIDR networks separated by spaces, commas or new lines; a bare address is a /32 (/128)."""
+    return [ipaddress.ip_network(item, strict=False) for item in _address_items(value)]
+
+
+def validate_networks(value: str) -> None:
+    wrong = []
+    for item in _address_items(value):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            wrong.append(item)
+    if wrong:
+        raise ValidationError(
+            _("Not an IP address or network: %(items)s. Write, for example, 10.20.0.7 or 10.20.0.0/24."),
+            params={"items": ", ".join(wrong)},
+        )
+
+
 def validate_field_spec(value: str) -> None:
     if value and not _FIELD_SPEC.match(value):
         raise ValidationError(_("Write a segment and field, for example AIL-6 or ZAP-2.1."))
@@ -129,6 +156,15 @@ class SendingSystem(models.Model):
         choices=ProcessingMode.choices,
         default=ProcessingMode.PRODUCTION,
         help_text=_("Messages of the other kind (MSH-11) are refused."),
+    )
+    allowed_addresses = models.TextField(
+        _("addresses it may send from"),
+        blank=True,
+        validators=[validate_networks],
+        help_text=_(
+            "IP addresses or networks (CIDR) its MLLP connections come from, separated by spaces or new lines, "
+            "for example 10.20.0.7 10.20.30.0/24. Empty: any address. A message from elsewhere is refused (AR)."
+        ),
     )
     clinics = models.ManyToManyField(
         Location, related_name="sending_systems", verbose_name=_("clinics it books for"), blank=True
@@ -204,6 +240,19 @@ class SendingSystem(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def allows_address(self, peer: str) -> bool:
+        """Whether a connection from `peer` may carry this system's messages (an empty list: any)."""
+        networks = parse_networks(self.allowed_addresses)
+        if not networks:
+            return True
+        try:
+            address = ipaddress.ip_address(peer.partition("%")[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
+        return any(address in network for network in networks)
 
     def takes_processing_id(self, processing_id: str) -> bool:
         wanted = ("P",) if self.processing_mode == ProcessingMode.PRODUCTION else ("T", "D")
