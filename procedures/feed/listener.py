@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -118,18 +119,26 @@ def _reject(raw: bytes, reason: str, peer: str) -> bytes:
 
 
 class Listener:
-    """Serves MLLP on host:port until stopped; port 0 picks a free one (see `.port`)."""
+    """Serves MLLP on host:port until stopped; port 0 picks a free one (see `.port`).
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 2575) -> None:
+    With an `ssl_context` (tls.server_context) every connection is TLS; a client the context
+    refuses (no certificate, or one its client CA did not sign) fails the handshake and never
+    reaches `connected`, so nothing it sends is read or stored.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 2575, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.host, self.requested_port = host, port
+        self.ssl_context = ssl_context
         self.port = 0
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-db")
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
-        self.server = await start_hl7_server(self.connected, self.host, self.requested_port, limit=CHUNK)
+        self.server = await start_hl7_server(
+            self.connected, self.host, self.requested_port, limit=CHUNK, ssl=self.ssl_context
+        )
         self.port = self.server.sockets[0].getsockname()[1]
-        logger.info("hl7 listener started", extra={"port": self.port})
+        logger.info("hl7 listener started", extra={"port": self.port, "tls": self.ssl_context is not None})
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -192,9 +201,9 @@ class Listener:
 class ListenerThread(threading.Thread):
     """A listener on its own event loop in a thread: for tests and the benchmark."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(daemon=True)
-        self.listener = Listener(host, port)
+        self.listener = Listener(host, port, ssl_context=ssl_context)
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
 
