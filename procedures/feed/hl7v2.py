@@ -163,6 +163,34 @@ def read_header(raw: bytes) -> Header:
     )
 
 
+def ordering_key(raw: bytes) -> str:
+    """Which record a message changes, read without the database: the sender and SCH-2 (else
+    SCH-1) for SIU, PID-3 for ADT. The listener applies messages with one key one at a time, in
+    the order they arrived; "" when the message cannot be read that far (it is refused anyway)."""
+    try:
+        header = read_header(raw)
+        text = decode(raw, header)
+    except NotTaken:
+        return ""
+    _, _, body = raw.partition(b"MSH")
+    sep = chr(body[0]) if body else "|"
+    component = chr(body[1]) if len(body) > 1 else "^"
+    sender = f"{header.application}{component}{header.facility}"
+    wanted = {"SIU": ("SCH", (2, 1)), "ADT": ("PID", (3,))}.get(header.message_type)
+    if wanted is None:
+        return ""
+    name, fields = wanted
+    for segment in text.split("\r"):
+        if segment.startswith(name + sep):
+            parts = segment.split(sep)
+            for number in fields:
+                value = parts[number].split(component)[0].split("~")[0].strip() if number < len(parts) else ""
+                if value:
+                    return f"{sender}|{name}-{number}|{value}"
+            break
+    return ""
+
+
 def decode(raw: bytes, header: Header) -> str:
     wire, body = _wire(raw)
     codec = "utf-8" if wire else CHARSETS.get(header.charset)

@@ -3,15 +3,20 @@
 Blocks are read by `Blocks` rather than the library's `readblock`, so the bytes of a badly
 framed, oversized or half-sent block are kept (and answered) instead of dropped, <FS> alone
 ends a block, and idle connections are closed.
-Database work runs on one thread of its own: Django's ORM is synchronous.
+Database work runs on a pool of threads (Django's ORM is synchronous), each with its own
+database connection, so messages about different appointments, from different connections, are
+applied at the same time. Messages about one appointment (or, for ADT, one child) still apply one
+at a time in the order they arrived: each waits its turn on that record's key (`Turns`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -47,6 +52,33 @@ class Idle(Exception):
 
 def idle_timeout() -> float:
     return float(getattr(settings, "FEED_MLLP_IDLE_SECONDS", 300))
+
+
+def db_threads() -> int:
+    return max(1, int(getattr(settings, "FEED_MLLP_DB_THREADS", 4)))
+
+
+class Turns:
+    """One queue per key: holders of the same key go one at a time, first come first served
+    (asyncio.Lock wakes its waiters in order); other keys do not wait. "" shares no turn."""
+
+    def __init__(self) -> None:
+        self.locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def of(self, key: str) -> AsyncIterator[None]:
+        if not key:
+            yield
+            return
+        lock, holders = self.locks.setdefault(key, (asyncio.Lock(), [0]))
+        holders[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            holders[0] -= 1
+            if not holders[0]:
+                del self.locks[key]
 
 
 class Blocks:
@@ -130,7 +162,9 @@ class Listener:
         self.host, self.requested_port = host, port
         self.ssl_context = ssl_context
         self.port = 0
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-db")
+        self.threads = db_threads()
+        self.executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="hl7-db")
+        self.turns = Turns()
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
@@ -144,11 +178,24 @@ class Listener:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
-        await asyncio.get_running_loop().run_in_executor(self.executor, connections.close_all)
+        # Each thread closes its own database connection: one task each, held until all have run.
+        everyone = threading.Barrier(self.threads)
+
+        def close_mine() -> None:
+            connections.close_all()
+            with contextlib.suppress(threading.BrokenBarrierError):
+                everyone.wait(timeout=10)
+
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self.executor, close_mine) for _ in range(self.threads)))
         self.executor.shutdown(wait=True)
 
     async def db(self, func, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
+
+    async def apply(self, message: bytes, peer: str) -> bytes:
+        async with self.turns.of(hl7v2.ordering_key(message)):
+            return await self.db(_handle, message, peer)
 
     async def connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str((writer.get_extra_info("peername") or ("",))[0])
@@ -183,9 +230,7 @@ class Listener:
                 else:
                     # Anything before <VT> is noise between frames (a stray newline, say). One frame
                     # may hold several messages: each is answered, in order.
-                    acks = [
-                        await self.db(_handle, message, peer) for message in hl7v2.split_messages(block[start + 1 :])
-                    ]
+                    acks = [await self.apply(message, peer) for message in hl7v2.split_messages(block[start + 1 :])]
                 for ack in acks:
                     writer.writeblock(ack)
                 await writer.drain()
