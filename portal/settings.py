@@ -386,3 +386,10 @@ LOGGING = {
 # its network); connections silent this long, between messages or in the middle of one, are closed.
 FEED_MLLP_HOST = env.str("FEED_MLLP_HOST", default="127.0.0.1")
 FEED_MLLP_IDLE_SECONDS = env.float("FEED_MLLP_IDLE_SECONDS", default=300.0)
+# Threads (each with its own database connection) applying messages of different appointments at once.
+FEED_MLLP_DB_THREADS = env.int("FEED_MLLP_DB_THREADS", default=4)
+# MLLP over TLS: the listener's certificate (PEM, with its chain) and key; with a client CA, only
+# engines presenting a certificate that CA signed may connect. Unset: plain MLLP.
+FEED_MLLP_TLS_CERT = env.str("FEED_MLLP_TLS_CERT", default="")
+FEED_MLLP_TLS_KEY = env.str("FEED_MLLP_TLS_KEY", default="")
+FEED_MLLP_TLS_CLIENT_CA = env.str("FEED_MLLP_TLS_CLIENT_CA", default="")

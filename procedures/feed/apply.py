@@ -19,6 +19,7 @@ from procedures.models import Feeding, Location, Patient, Procedure
 from .booking import Action, Booking, ChildData, Err, GuardianData, NotApplied, PatientEvent
 from .models import (
     ExternalAppointment,
+    ExternalLocation,
     ExternalPatient,
     InboundMessage,
     LocationCode,
@@ -102,6 +103,10 @@ class _Run:
                 raise NotApplied(
                     f"Location code “{code}” is {found.location}, a clinic {self.system} does not book for.{where}",
                     Err.TABLE,
+                )
+            if self.booking.location_resource_id:  # a later Appointment may refer to that Location by its id or URL
+                ExternalLocation.objects.update_or_create(
+                    system=self.system, resource_id=self.booking.location_resource_id, defaults={"code": code}
                 )
             return found.location
         if current is not None:

@@ -52,8 +52,9 @@ class Booking:
     filler_status: str = ""  # SCH-25 as sent, for the record
     child: ChildData | None = None
     guardians: list[GuardianData] = field(default_factory=list)
-    # A FHIR Patient's own id, so a later Appointment may refer to it.
+    # A FHIR Patient's and Location's own ids (or full URLs), so a later Appointment may refer to them.
     child_resource_id: str = ""
+    location_resource_id: str = ""
     note: str = ""  # the reason a cancellation gives, when it gives one
 
     @property
@@ -76,6 +77,8 @@ class Err(enum.StrEnum):
     DUPLICATE_KEY = "205^Duplicate key identifier"  # an id already used for another child or booking
     LOCKED = "206^Application record locked"
     INTERNAL = "207^Application internal error"
+    # v2.7+: no code of its own is given for a sender refused for where it connects from.
+    OTHER = "199^Other HL7 error"
 
 
 @dataclass(frozen=True)

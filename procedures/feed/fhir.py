@@ -26,6 +26,7 @@ from .booking import Action, Booking, ChildData, GuardianData, NotApplied, NotTa
 from .models import (
     AppointmentIdentifier,
     ExternalAppointment,
+    ExternalLocation,
     ExternalPatient,
     InboundMessage,
     MessageStatus,
@@ -371,41 +372,34 @@ def booking_of(
         filler = filler_id_for(system, identifiers)
 
     patient = None
-    patient_key = patient_mrn = location_code = ""
+    patient_key = patient_mrn = location_code = location_key = ""
     for participant in appointment.participant or []:
-        actor = participant.actor
-        if actor is None:
+        if participant.actor is None:
             continue
-        reference = actor.reference or ""
-        target = sent.find(reference, appointment) if reference else None
-        if target is not None:
-            type_name = target.get_resource_type()
-        elif reference and not reference.startswith("urn:"):  # a urn:uuid outside its Bundle names nothing
-            type_name = reference.split("/_history/")[0].rstrip("/").split("/")[-2:][0]
-        else:
-            type_name = actor.type or ""
-        if type_name == "Patient":
-            if target is not None:
-                patient = target
-            elif actor.identifier is not None and actor.identifier.value:  # a logical reference: the MRN
-                patient_mrn = actor.identifier.value
-            elif reference:
-                local = _local(reference)
-                patient_key = local.split("/")[1] if local else reference
-        elif type_name == "Location":
-            if target is not None:
-                location_code = next((i.value for i in target.identifier or [] if i.value), target.id or "")
-            elif actor.identifier is not None and actor.identifier.value:
-                location_code = actor.identifier.value
+        named = _named(participant.actor, sent, appointment)
+        if named.type_name == "Patient":
+            if named.resource is not None:
+                patient = named.resource
+            elif named.identifier:  # a logical reference: the MRN
+                patient_mrn = named.identifier
             else:
-                location_code = reference.split("/_history/")[0].rstrip("/").rpartition("/")[2]
+                patient_key = named.key
+        elif named.type_name == "Location":
+            if named.resource is not None:
+                place = named.resource
+                location_code = next((i.value for i in place.identifier or [] if i.value), place.id or "")
+                location_key = sent.reference_key(place)
+            elif named.identifier:
+                location_code = named.identifier
+            elif named.key and action in (Action.BOOK, Action.UPDATE):  # a cancel names no clinic
+                location_code = _sent_before(system, "Location", named.key)
     child, resource_key = None, ""
     if patient is not None:
         child, resource_key = _child(patient), sent.reference_key(patient)
     elif patient_mrn:
         child = ChildData(mrn=patient_mrn)
-    elif action in (Action.BOOK, Action.UPDATE):  # a cancel needs no child
-        child = _earlier_patient(system, patient_key)
+    elif action in (Action.BOOK, Action.UPDATE) and patient_key:  # a cancel needs no child
+        child = ChildData(mrn=_sent_before(system, "Patient", patient_key))
     guardians = [
         _guardian(r)
         for r in sent.resources
@@ -422,24 +416,58 @@ def booking_of(
         child=child,
         guardians=guardians,
         child_resource_id=resource_key[:255],
+        location_resource_id=location_key[:255] if location_code else "",
         note=_code([appointment.cancelationReason]) if appointment.cancelationReason else "",
     )
     return booking, identifiers
 
 
-def _earlier_patient(system: SendingSystem, key: str) -> ChildData | None:
-    """A Patient this system sent before: by its id here, or by the other server's full URL it was sent under."""
-    if not key:
-        return None
-    link = ExternalPatient.objects.filter(system=system, resource_id=key).first()
-    if link is not None:
-        return ChildData(mrn=link.mrn)
+@dataclass(frozen=True)
+class _Named:
+    """What a participant's actor names: a resource in this request, an identifier, or the key of
+    a resource sent before (its id here, or another server's full URL)."""
+
+    type_name: str
+    resource: Any = None
+    identifier: str = ""
+    key: str = ""
+
+
+def _named(actor: Any, sent: _Sent, source: Any) -> _Named:
+    reference = actor.reference or ""
+    found = sent.find(reference, source) if reference else None
+    if found is not None:
+        return _Named(found.get_resource_type(), resource=found)
+    if reference and not reference.startswith("urn:"):  # a urn:uuid outside its Bundle names nothing
+        type_name = reference.split("/_history/")[0].rstrip("/").split("/")[-2:][0]
+    else:
+        type_name = actor.type or ""
+    identifier = actor.identifier.value if actor.identifier is not None and actor.identifier.value else ""
+    local = _local(reference) if reference else None
+    # Any version of a resource names the resource: its history URL is the same one.
+    key = local.split("/")[1] if local else reference.split("/_history/")[0]
+    return _Named(type_name, identifier=identifier or "", key=key)
+
+
+# Where a resource sent before is remembered, and what of it a booking needs.
+_SENT_BEFORE = {"Patient": (ExternalPatient, "mrn", " (the MRN)"), "Location": (ExternalLocation, "code", "")}
+
+
+def _sent_before(system: SendingSystem, kind: str, key: str) -> str:
+    """The MRN of a Patient, or the code of a Location, this system sent before: by its id here,
+    or by the other server's full URL it was sent under. Never another server's by its id alone."""
+    model, column, identifier = _SENT_BEFORE[kind]
+    found = model.objects.filter(system=system, resource_id=key).values_list(column, flat=True).first()
+    if found:
+        return found
     if _is_remote(key):
         raise NotApplied(
-            f"{key} is a Patient on another server that was never sent here under that URL: "
-            "include the Patient in a transaction Bundle, or refer to the child by identifier (the MRN)."
+            f"{key} is a {kind} on another server that was never sent here under that URL: "
+            f"include the {kind} in a transaction Bundle, or refer to it by identifier{identifier}."
         )
-    raise NotApplied(f"Patient/{key} was not sent before: include the Patient in a transaction Bundle.")
+    if kind == "Location":
+        return key  # Location/<id> of one never sent: the id is its code (Location codes map it to a clinic)
+    raise NotApplied(f"{kind}/{key} was not sent before: include the {kind} in a transaction Bundle.")
 
 
 def noted_status(raw: bytes) -> str:

@@ -163,6 +163,34 @@ def read_header(raw: bytes) -> Header:
     )
 
 
+def ordering_key(raw: bytes) -> str:
+    """Which record a message changes, read without the database: the sender and SCH-2 (else
+    SCH-1) for SIU, PID-3 for ADT. The listener applies messages with one key one at a time, in
+    the order they arrived; "" when the message cannot be read that far (it is refused anyway)."""
+    try:
+        header = read_header(raw)
+        text = decode(raw, header)
+    except NotTaken:
+        return ""
+    _, _, body = raw.partition(b"MSH")
+    sep = chr(body[0]) if body else "|"
+    component = chr(body[1]) if len(body) > 1 else "^"
+    sender = f"{header.application}{component}{header.facility}"
+    wanted = {"SIU": ("SCH", (2, 1)), "ADT": ("PID", (3,))}.get(header.message_type)
+    if wanted is None:
+        return ""
+    name, fields = wanted
+    for segment in text.split("\r"):
+        if segment.startswith(name + sep):
+            parts = segment.split(sep)
+            for number in fields:
+                value = parts[number].split(component)[0].split("~")[0].strip() if number < len(parts) else ""
+                if value:
+                    return f"{sender}|{name}-{number}|{value}"
+            break
+    return ""
+
+
 def decode(raw: bytes, header: Header) -> str:
     wire, body = _wire(raw)
     codec = "utf-8" if wire else CHARSETS.get(header.charset)
@@ -387,9 +415,18 @@ def _guardians(message: hl7.Message, pid: hl7.Segment | None, child: ChildData |
     return guardians
 
 
-# SCH-25 filler status (HL7 Table 0278, and "Arrived", which engines add) for S12-S14.
-# A status says more than the trigger: an S14 whose SCH-25 is Cancelled cancels.
-FILLER_STATUS: dict[str, Action] = {
+# SCH-25 filler status: HL7 Table 0278, and "Arrived" and "Scheduled" (Allscripts), which engines
+# add. A status says more
+# than the trigger: an S14 whose SCH-25 is Cancelled cancels. None: the trigger's own action.
+FILLER_STATUS: dict[str, Action | None] = {
+    "PENDING": None,
+    "WAITLIST": None,
+    "BOOKED": None,
+    "OVERBOOK": None,
+    "STARTED": None,
+    "ARRIVED": None,
+    "SCHEDULED": None,
+    "BLOCKED": None,  # refused below: a blocked slot, not a child's appointment
     "CANCELLED": Action.CANCEL,
     "CANCELED": Action.CANCEL,
     "DELETED": Action.CANCEL,
@@ -403,11 +440,52 @@ FILLER_STATUS: dict[str, Action] = {
 }
 
 
+# Table 0278 as HL7 spells its codes, for the administrator.
+FILLER_STATUS_NAMES = (
+    "Booked",
+    "Pending",
+    "Waitlist",
+    "Overbook",
+    "Started",
+    "Arrived",
+    "Complete",
+    "Cancelled",
+    "Deleted",
+    "DC",
+    "Noshow",
+    "Blocked",
+)
+
+
+def filler_status(sch: hl7.Segment, codes: dict[str, str], system_name: str = "") -> str:
+    """SCH-25 as a Table 0278 status: the sender's own code mapped first (Epic sends `1^SCH`),
+    else the standard reading of its code or text. An unknown code is never read as a booking."""
+    code, text = _get(sch, 25, 1, 1), _get(sch, 25, 1, 2)
+    mapped = {key.strip().upper(): value for key, value in (codes or {}).items()}
+    for value in (code, text):
+        if value and value.strip().upper() in mapped:
+            return mapped[value.strip().upper()]
+    for value in (code, text):
+        if value and value.strip().upper() in FILLER_STATUS:
+            return value
+    if not code and not text:
+        return ""
+    sent = "^".join(value for value in (code, text) if value)
+    sender = f" and has no mapping for {system_name}" if system_name else ""
+    raise NotApplied(
+        f"SCH-25 filler status “{sent}” is not an HL7 Table 0278 status{sender}; nothing was booked. "
+        "An administrator can map it under the sending system's SCH-25 status codes, then try again.",
+        Err.TABLE,
+    )
+
+
 def _action(header: Header, status: str) -> Action:
     action = TRIGGERS[header.trigger]
-    if action in (Action.BOOK, Action.UPDATE):
-        return FILLER_STATUS.get(status.upper(), action)
-    return action
+    if action not in (Action.BOOK, Action.UPDATE) or not status:
+        return action
+    if status.upper() == "BLOCKED":
+        raise NotApplied("SCH-25 says Blocked: a blocked time, not an appointment for a child.", Err.TABLE)
+    return FILLER_STATUS.get(status.upper()) or action
 
 
 # Where the start may be: AIS-4 (v2.4+), AIL-6, AIG-8, AIP-6, TQ1-7 (v2.6+), SCH-11.4 (the older TQ).
@@ -496,7 +574,15 @@ def patient_event_of(text: str, header: Header, tz: zoneinfo.ZoneInfo) -> Patien
     )
 
 
-def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo, *, arrival_field: str = "") -> Booking:
+def booking_of(
+    text: str,
+    header: Header,
+    tz: zoneinfo.ZoneInfo,
+    *,
+    arrival_field: str = "",
+    status_codes: dict[str, str] | None = None,
+    system_name: str = "",
+) -> Booking:
     """The booking a decoded SIU message carries; NotTaken / NotApplied when it cannot be read."""
     if header.message_type != "SIU":
         raise NotTaken(
@@ -514,7 +600,9 @@ def booking_of(text: str, header: Header, tz: zoneinfo.ZoneInfo, *, arrival_fiel
         raise NotApplied(
             "SCH-1 (placer appointment id) and SCH-2 (filler appointment id) are both empty.", Err.REQUIRED
         )
-    status = _get(sch, 25, 1, 1) or _get(sch, 25, 1, 2)
+    booking_trigger = TRIGGERS[header.trigger] in (Action.BOOK, Action.UPDATE)
+    # A cancel or delete trigger says what it wants whatever SCH-25 holds.
+    status = filler_status(sch, status_codes or {}, system_name) if booking_trigger else _get(sch, 25, 1, 1)
     action = _action(header, status)
     pid = _first(message, "PID")
     if pid is None and action in (Action.BOOK, Action.UPDATE):

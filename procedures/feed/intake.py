@@ -6,6 +6,7 @@ message that cannot be parsed, mapped or applied is still there to read and to t
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,8 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, models
 from django.db.models import Q
 from django.utils import timezone, translation
+
+from portal.models import AuditAction, AuditEvent, Role
 
 from . import hl7v2
 from .apply import Outcome, apply_booking
@@ -77,6 +80,8 @@ def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> 
         )
         return _finish(message, Outcome(MessageStatus.REJECTED, reason, error=Err.TABLE))
     message.system = system
+    if not system.allows_address(message.peer):
+        return _finish(message, _refuse_address(message, system))
     if not system.takes_processing_id(header.processing_id):
         reason = (
             f"MSH-11 processing id “{header.processing_id}” was sent to {system}, which is set up as "
@@ -92,9 +97,43 @@ def process_hl7(message: InboundMessage, header: hl7v2.Header | None = None) -> 
         return apply_stored(message, system, read_event, apply=apply_patient_event)
 
     def read() -> Booking:
-        return hl7v2.booking_of(hl7v2.decode(raw, header), header, system.tz, arrival_field=system.arrival_field)
+        return hl7v2.booking_of(
+            hl7v2.decode(raw, header),
+            header,
+            system.tz,
+            arrival_field=system.arrival_field,
+            status_codes=system.status_codes,
+            system_name=system.name,
+        )
 
     return apply_stored(message, system, read)
+
+
+def _refuse_address(message: InboundMessage, system: SendingSystem) -> Outcome:
+    """A message naming `system` from an address not on its list: refused, logged and audited."""
+    where = message.peer or "an unknown address"
+    logger.warning(
+        "hl7 sender address not allowed", extra={"system_id": system.pk, "peer": message.peer, "message_id": message.pk}
+    )
+    try:
+        ip = str(ipaddress.ip_address(message.peer.partition("%")[0])) if message.peer else None
+    except ValueError:
+        ip = None
+    AuditEvent.objects.create(
+        user_id=system.actor_id,
+        role=Role.SYSTEM,
+        action=AuditAction.DENIED,
+        route=f"feed:{message.protocol}",
+        method=(message.message_type.split("^")[-1] or message.protocol)[:8],
+        object_type="inbound message",
+        object_id=message.pk,
+        ip_address=ip,
+    )
+    reason = (
+        f"Messages from {system} are taken only from the addresses set for it; this one came from {where}. "
+        "Nothing was applied: send it from an allowed address, or ask an administrator to add this one."
+    )
+    return Outcome(MessageStatus.REJECTED, reason, error=Err.OTHER)
 
 
 def apply_stored(

@@ -3,14 +3,20 @@
 Blocks are read by `Blocks` rather than the library's `readblock`, so the bytes of a badly
 framed, oversized or half-sent block are kept (and answered) instead of dropped, <FS> alone
 ends a block, and idle connections are closed.
-Database work runs on one thread of its own: Django's ORM is synchronous.
+Database work runs on a pool of threads (Django's ORM is synchronous), each with its own
+database connection, so messages about different appointments, from different connections, are
+applied at the same time. Messages about one appointment (or, for ADT, one child) still apply one
+at a time in the order they arrived: each waits its turn on that record's key (`Turns`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -46,6 +52,33 @@ class Idle(Exception):
 
 def idle_timeout() -> float:
     return float(getattr(settings, "FEED_MLLP_IDLE_SECONDS", 300))
+
+
+def db_threads() -> int:
+    return max(1, int(getattr(settings, "FEED_MLLP_DB_THREADS", 4)))
+
+
+class Turns:
+    """One queue per key: holders of the same key go one at a time, first come first served
+    (asyncio.Lock wakes its waiters in order); other keys do not wait. "" shares no turn."""
+
+    def __init__(self) -> None:
+        self.locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def of(self, key: str) -> AsyncIterator[None]:
+        if not key:
+            yield
+            return
+        lock, holders = self.locks.setdefault(key, (asyncio.Lock(), [0]))
+        holders[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            holders[0] -= 1
+            if not holders[0]:
+                del self.locks[key]
 
 
 class Blocks:
@@ -118,28 +151,51 @@ def _reject(raw: bytes, reason: str, peer: str) -> bytes:
 
 
 class Listener:
-    """Serves MLLP on host:port until stopped; port 0 picks a free one (see `.port`)."""
+    """Serves MLLP on host:port until stopped; port 0 picks a free one (see `.port`).
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 2575) -> None:
+    With an `ssl_context` (tls.server_context) every connection is TLS; a client the context
+    refuses (no certificate, or one its client CA did not sign) fails the handshake and never
+    reaches `connected`, so nothing it sends is read or stored.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 2575, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.host, self.requested_port = host, port
+        self.ssl_context = ssl_context
         self.port = 0
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-db")
+        self.threads = db_threads()
+        self.executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="hl7-db")
+        self.turns = Turns()
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
-        self.server = await start_hl7_server(self.connected, self.host, self.requested_port, limit=CHUNK)
+        self.server = await start_hl7_server(
+            self.connected, self.host, self.requested_port, limit=CHUNK, ssl=self.ssl_context
+        )
         self.port = self.server.sockets[0].getsockname()[1]
-        logger.info("hl7 listener started", extra={"port": self.port})
+        logger.info("hl7 listener started", extra={"port": self.port, "tls": self.ssl_context is not None})
 
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
-        await asyncio.get_running_loop().run_in_executor(self.executor, connections.close_all)
+        # Each thread closes its own database connection: one task each, held until all have run.
+        everyone = threading.Barrier(self.threads)
+
+        def close_mine() -> None:
+            connections.close_all()
+            with contextlib.suppress(threading.BrokenBarrierError):
+                everyone.wait(timeout=10)
+
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self.executor, close_mine) for _ in range(self.threads)))
         self.executor.shutdown(wait=True)
 
     async def db(self, func, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
+
+    async def apply(self, message: bytes, peer: str) -> bytes:
+        async with self.turns.of(hl7v2.ordering_key(message)):
+            return await self.db(_handle, message, peer)
 
     async def connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str((writer.get_extra_info("peername") or ("",))[0])
@@ -174,9 +230,7 @@ class Listener:
                 else:
                     # Anything before <VT> is noise between frames (a stray newline, say). One frame
                     # may hold several messages: each is answered, in order.
-                    acks = [
-                        await self.db(_handle, message, peer) for message in hl7v2.split_messages(block[start + 1 :])
-                    ]
+                    acks = [await self.apply(message, peer) for message in hl7v2.split_messages(block[start + 1 :])]
                 for ack in acks:
                     writer.writeblock(ack)
                 await writer.drain()
@@ -192,9 +246,9 @@ class Listener:
 class ListenerThread(threading.Thread):
     """A listener on its own event loop in a thread: for tests and the benchmark."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(daemon=True)
-        self.listener = Listener(host, port)
+        self.listener = Listener(host, port, ssl_context=ssl_context)
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
 

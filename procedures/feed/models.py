@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 import zoneinfo
@@ -52,6 +53,50 @@ def validate_service_order(value: str) -> None:
         )
 
 
+def validate_status_codes(value: Any) -> None:
+    """The sender's own SCH-25 codes, each naming a status HL7 Table 0278 has (or Arrived)."""
+    from .hl7v2 import FILLER_STATUS, FILLER_STATUS_NAMES
+
+    if not isinstance(value, dict):
+        raise ValidationError(_('Write the codes as JSON, for example {"1": "Booked", "3": "Cancelled"}.'))
+    wrong = [
+        str(code)
+        for code, status in value.items()
+        if not str(code).strip() or not isinstance(status, str) or status.strip().upper() not in FILLER_STATUS
+    ]
+    if wrong:
+        raise ValidationError(
+            _("Codes %(codes)s: each must name one of %(statuses)s."),
+            params={"codes": ", ".join(wrong) or "“”", "statuses": ", ".join(FILLER_STATUS_NAMES)},
+        )
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address_items(value: str) -> list[str]:
+    return [item for item in re.split(r"[\s,]+", value.strip()) if item]
+
+
+def parse_networks(value: str) -> list[Network]:
+    """Addresses and CIDR networks separated by spaces, commas or new lines; a bare address is a /32 (/128)."""
+    return [ipaddress.ip_network(item, strict=False) for item in _address_items(value)]
+
+
+def validate_networks(value: str) -> None:
+    wrong = []
+    for item in _address_items(value):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            wrong.append(item)
+    if wrong:
+        raise ValidationError(
+            _("Not an IP address or network: %(items)s. Write, for example, 10.20.0.7 or 10.20.0.0/24."),
+            params={"items": ", ".join(wrong)},
+        )
+
+
 def validate_field_spec(value: str) -> None:
     if value and not _FIELD_SPEC.match(value):
         raise ValidationError(_("Write a segment and field, for example AIL-6 or ZAP-2.1."))
@@ -94,12 +139,32 @@ class SendingSystem(models.Model):
         validators=[validate_service_order],
         help_text=_("Fields read in this order; the first code with a mapping wins."),
     )
+    status_codes = models.JSONField(
+        _("SCH-25 status codes"),
+        blank=True,
+        default=dict,
+        validators=[validate_status_codes],
+        help_text=_(
+            "The system's own filler status codes and the HL7 status each means, for example "
+            '{"1": "Booked", "3": "Cancelled", "4": "Noshow"}. Read before the standard names; an unknown code '
+            "is refused (AE), never booked."
+        ),
+    )
     processing_mode = models.CharField(
         _("processing mode"),
         max_length=12,
         choices=ProcessingMode.choices,
         default=ProcessingMode.PRODUCTION,
         help_text=_("Messages of the other kind (MSH-11) are refused."),
+    )
+    allowed_addresses = models.TextField(
+        _("addresses it may send from"),
+        blank=True,
+        validators=[validate_networks],
+        help_text=_(
+            "IP addresses or networks (CIDR) its MLLP connections come from, separated by spaces or new lines, "
+            "for example 10.20.0.7 10.20.30.0/24. Empty: any address. A message from elsewhere is refused (AR)."
+        ),
     )
     clinics = models.ManyToManyField(
         Location, related_name="sending_systems", verbose_name=_("clinics it books for"), blank=True
@@ -175,6 +240,19 @@ class SendingSystem(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def allows_address(self, peer: str) -> bool:
+        """Whether a connection from `peer` may carry this system's messages (an empty list: any)."""
+        networks = parse_networks(self.allowed_addresses)
+        if not networks:
+            return True
+        try:
+            address = ipaddress.ip_address(peer.partition("%")[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
+        return any(address in network for network in networks)
 
     def takes_processing_id(self, processing_id: str) -> bool:
         wanted = ("P",) if self.processing_mode == ProcessingMode.PRODUCTION else ("T", "D")
@@ -254,6 +332,29 @@ class LocationCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} → {self.location}"
+
+
+class ExternalLocation(models.Model):
+    """A FHIR Location a sending system sent in a Bundle: how a later Appointment may refer to it.
+
+    Its id when it was sent from no other server (a urn:uuid or relative fullUrl), or the full
+    URL it was sent under, as `ExternalPatient.resource_id`; and the code it carried (its
+    identifier), which a LocationCode maps to a clinic.
+    """
+
+    system = models.ForeignKey(SendingSystem, on_delete=models.CASCADE, related_name="+")
+    resource_id = models.CharField(_("FHIR Location id"), max_length=255)
+    code = models.CharField(_("their code"), max_length=80)
+
+    class Meta:
+        verbose_name = _("FHIR Location sent")
+        verbose_name_plural = _("FHIR Locations sent")
+        constraints = [
+            models.UniqueConstraint(fields=["system", "resource_id"], name="feed_external_location_unique_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} → {self.code}"
 
 
 class ServiceCode(models.Model):

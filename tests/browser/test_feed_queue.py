@@ -30,7 +30,9 @@ def queue(settings):
     system = SendingSystem.objects.create(name="Corepoint", hl7_application="GPMS", timezone=clinic.timezone)
     system.clinics.add(clinic)
     LocationCode.objects.create(system=system, code="ONC-PROC", location=clinic)
-    cadence = SendingSystem.objects.create(name="Cadence", hl7_application="SCHED", hl7_facility="LAKESIDE")
+    cadence = SendingSystem.objects.create(
+        name="Cadence", hl7_application="SCHED", hl7_facility="LAKESIDE", status_codes=corpus.CADENCE_STATUS_CODES
+    )
     cadence.clinics.add(clinic)
     LocationCode.objects.create(system=cadence, code="ONC-PROC", location=clinic)
     ServiceCode.objects.create(system=cadence, code="BMAB-GA", kind=ProcedureKind.BOTH, sedation=Sedation.GENERAL)

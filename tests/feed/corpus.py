@@ -134,10 +134,13 @@ ALLSCRIPTS_S12 = (
 # example, open.epic.com): v2.3, SCH-1 "1", SCH-2 the appointment id, the start only in
 # SCH-11.4, NTE after SCH, PID-13 a bare phone number and no NK1, RGS-3 the department, AIS-3
 # code^name with no start, AIG-8 and AIP-6 with the start. Nobody here can be invited.
+# SCH-25 is Cadence's own status number ("1^SCH"), not a Table 0278 name: the site maps its
+# numbers on the sending system (Epic's appointment status categories as this site sends them).
+CADENCE_STATUS_CODES = {"1": "Booked", "2": "Complete", "3": "Cancelled", "4": "Noshow", "6": "Arrived"}
 CADENCE_S12 = (
-    "MSH|^~\\&|SCHED|LAKESIDE|MARROW|READY|{sent}||SIU^S12|{control}|P|2.3||\r"
+    "MSH|^~\\&|SCHED|LAKESIDE|MARROW|READY|{sent}||SIU^{trigger}|{control}|P|2.3||\r"
     "SCH|1|{filler}|||||||30|MIN|^^^{start}|589^LEE^STEVEN^^^^|(608)555-9000|5301 TOKAY BLVD^^MADISON^^53719^"
-    "|||||||||||1^SCH\r"
+    "|||||||||||{cadence_status}^SCH\r"
     "NTE|1||BONE MARROW\r"
     "PID|||{mrn}||JOHNSON^MIA^^^^||20170324|F|||123 MAIN ST^^PRIOR LAKE^MN^55372^||608-555-9001||||||||||||||||N\r"
     "PV1||O|IM||||||||||||||||{filler}\r"

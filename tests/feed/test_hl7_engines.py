@@ -46,6 +46,7 @@ def fill(template: str, *, start: dt.datetime | None = None, sent: dt.datetime |
         "service": "BMA-SED",
         "trigger": "S12",
         "status": "Booked",
+        "cadence_status": "1",
     }
     return corpus.fill(
         template,
@@ -136,7 +137,7 @@ def test_contacts_come_from_pid13_and_pid40_when_there_is_no_nk1(clinic, engine)
 
 
 def test_a_child_with_no_reachable_contact_is_booked_and_the_nurses_list_asks_for_a_guardian(client, clinic, engine):
-    _system(clinic, "Cadence", "SCHED", "LAKESIDE")
+    _system(clinic, "Cadence", "SCHED", "LAKESIDE", status_codes=corpus.CADENCE_STATUS_CODES)
     code, _, reason = msa(engine.send(fill(corpus.CADENCE_S12)))
     assert code == "AA" and "No parent or guardian with an email" in reason
     procedure = Procedure.objects.get()
@@ -251,7 +252,7 @@ def test_the_arrival_time_comes_from_the_configured_field_else_the_lead(clinic, 
 
 
 def test_a_same_day_add_on_is_not_refused_because_of_the_lead(clinic, engine):
-    _system(clinic, "Cadence", "SCHED", "LAKESIDE")
+    _system(clinic, "Cadence", "SCHED", "LAKESIDE", status_codes=corpus.CADENCE_STATUS_CODES)
     start = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=75)
     code, _, reason = msa(engine.send(fill(corpus.CADENCE_S12, start=start)))
     assert code == "AA", reason

@@ -104,7 +104,7 @@ def test_every_corpus_message_round_trips_through_listen_hl7_and_mllp_send(epic,
     _system(clinic, "Corepoint", "GPMS")
     _system(clinic, "athena", "ATHENANET", "235", processing_mode=ProcessingMode.TEST)
     _system(clinic, "Allscripts", "Ntierprise", "Ntierprise Clinic")
-    _system(clinic, "Cadence", "SCHED", "LAKESIDE")
+    _system(clinic, "Cadence", "SCHED", "LAKESIDE", status_codes=corpus.CADENCE_STATUS_CODES)
     cerner = SendingSystem.objects.create(name="North Cerner", hl7_application="CERNER", timezone="America/Chicago")
     cerner.clinics.add(clinic)
     ServiceCode.objects.create(system=cerner, code="BX-LOC", kind=ProcedureKind.BIOPSY, sedation=Sedation.LOCAL)
