@@ -18,7 +18,10 @@ the cost of every text it sends.
 Spanish. GSM-7 has ñ, Ñ, é, É, ü, Ü, ¿ and ¡, but not á, í, ó, ú: every Spanish
 sentence has one, so accented Spanish is UCS-2 (67 a part) and unaccented
 Spanish GSM-7 (153 a part), 2.3 times more words in the same segments.
-The longest real values are measured both ways by scripts/text_budget.py.
+Measured both ways with the longest real values (scripts/text_budget.py):
+with every accent kept, each Spanish text takes 5 to 7 segments; written in
+GSM-7, 2 or 3. Three segments cannot hold accented Spanish that still says
+what to do, by when, where, the phone and the link.
 Accents matter to meaning in a few words ("sí"/"si",
 "está"/"esta"), and a family reads the text best as it is written, so
 `for_language()` keeps every accent whenever the accented text fits the

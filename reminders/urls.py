@@ -24,3 +24,9 @@ family_patterns = [
     path("preferences/", views.preferences, name="preferences"),
     path("text-reminders/", views.text_question, name="text_question"),
 ]
+
+# Short links for texts, mounted at the site's root: every character of a text is paid for.
+short_patterns = [
+    path("v/<id:pk>", views.short_procedure, name="short_procedure"),
+    path("c/<id:pk>", views.short_check_in, name="short_check_in"),
+]

@@ -22,6 +22,15 @@ from .models import OutboxMessage, Reminder
 PAGE_SIZE = 50
 
 
+def short_procedure(request: HttpRequest, pk: int) -> HttpResponse:
+    """A text's short link: to the family's page for the procedure, behind its login and checks."""
+    return redirect("family:procedure", pk=pk)
+
+
+def short_check_in(request: HttpRequest, pk: int) -> HttpResponse:
+    return redirect("family:check_in", pk=pk)
+
+
 @audited()
 @care_team_required
 def outbox(request: HttpRequest) -> HttpResponse:
