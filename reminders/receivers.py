@@ -15,7 +15,7 @@ from procedures import events
 from procedures.events import Reason, Section
 from procedures.models import Guardian, Procedure, SymptomReport
 
-from . import consent, dashboard, health, metrics
+from . import consent, dashboard, health, metrics, sms
 from .messages import compose
 from .models import Channel, Kind
 from .planning import queue_email, sync_reminders
@@ -46,9 +46,10 @@ def plan_again(
     )
 
 
-def notice_text(sender: Any, *, procedure: Procedure, reason: Reason, now: Any, **_: Any) -> str:
+def notice_text(sender: Any, *, procedure: Procedure, reason: Reason, now: Any, **_: Any) -> events.Notice:
     kind = NOTICE[reason] or Kind.CHANGED
-    return compose(kind=kind, channel=Channel.SMS, procedure=procedure, guardian=None, now=now).body
+    text = compose(kind=kind, channel=Channel.SMS, procedure=procedure, guardian=None, now=now).body
+    return events.Notice(text, sms.describe(text))
 
 
 def invite(sender: Any, *, guardian: Guardian, invited_by: Any, **_: Any) -> None:

@@ -38,6 +38,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+from django.utils.translation import ngettext
 
 GSM7, UCS2 = "GSM-7", "UCS-2"
 
@@ -174,3 +175,13 @@ def for_language(text: str, language: str | None) -> str:
     if is_gsm(kept) or count(kept).segments <= budget(language):
         return kept
     return to_gsm(text)
+
+
+def describe(text: str) -> str:
+    """What a text costs, for the care team: "1 text, 2 segments (GSM-7, 281 characters)"."""
+    counted = count(text)
+    return ngettext(
+        "Sent as %(segments)s segment (%(encoding)s, %(characters)s characters).",
+        "Sent as %(segments)s segments (%(encoding)s, %(characters)s characters).",
+        counted.segments,
+    ) % {"segments": counted.segments, "encoding": counted.encoding, "characters": counted.characters}

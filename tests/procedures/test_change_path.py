@@ -9,6 +9,8 @@ regular diet: fatty food until 11:30 PM Wednesday, solids and milk until
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -18,7 +20,7 @@ from django.urls import reverse
 
 from procedures import readiness, services
 from procedures.models import FastingPolicy, Procedure
-from reminders import dispatch
+from reminders import dispatch, sms
 from reminders.models import Kind, OutboxMessage, Reminder, Status
 from tests.factories import GuardianFactory
 from tests.reminders.conftest import book
@@ -272,6 +274,12 @@ def test_a_delay_that_reopens_a_passed_cutoff_is_shown_before_saving(client, nur
     assert "Check before you save" in page
     assert "No clear fluids after 7:30 AM Thursday." in page
     assert "Nothing is saved yet" in page
+    # What the text costs, counted as the carrier counts it.
+    notice = html.unescape(re.search(r'<pre class="preview-message[^>]*>(.*?)</pre>', page, re.S).group(1))
+    counted = sms.count(notice)
+    assert counted.encoding == sms.GSM7 and 1 <= counted.segments <= 2
+    assert sms.describe(notice) in html.unescape(page)
+    assert f"Sent as {counted.segments} segment" in page
     booked.refresh_from_db()
     assert booked.version == 1
     with time_machine.travel(at(11, 6, 41), tick=False):
