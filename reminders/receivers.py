@@ -15,7 +15,7 @@ from procedures import events
 from procedures.events import Reason, Section
 from procedures.models import Guardian, Procedure, SymptomReport
 
-from . import consent, dashboard, health, metrics, sms
+from . import consent, dashboard, health, metrics, replies, sms
 from .messages import compose
 from .models import Channel, Kind
 from .planning import queue_email, sync_reminders
@@ -92,6 +92,20 @@ def nurse_section(sender: Any, *, page: str, now: Any, **objects: Any) -> Sectio
     return None
 
 
+def replies_section(sender: Any, *, page: str, now: Any, **objects: Any) -> Section | None:
+    """On the board: whether today's and tomorrow's families answered, and the texts they sent."""
+    if page != "dashboard":
+        return None
+    location = objects["location"]
+    texts = replies.recent(location, now)
+    return Section(
+        "reminders/nurse/_replies.html",
+        newest=max((text.received_at for text in texts), default=None),
+        answers=replies.upcoming_answers(location, now),
+        texts=texts,
+    )
+
+
 def connect() -> None:
     uid = "reminders"
     events.procedure_changed.connect(plan_again, dispatch_uid=uid)
@@ -99,6 +113,7 @@ def connect() -> None:
     events.invitation_requested.connect(invite, dispatch_uid=uid)
     events.warning_sign_reported.connect(alert_team, dispatch_uid=uid)
     events.nurse_sections.connect(nurse_section, dispatch_uid=uid)
+    events.nurse_sections.connect(replies_section, dispatch_uid="reminders-replies")
     account_events.account_message.connect(account_message, dispatch_uid=uid)
     account_events.landing.connect(ask_about_texts_first, dispatch_uid=uid)
     account_events.health.connect(health.report, dispatch_uid=uid)
