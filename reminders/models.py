@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.choices import ChoiceLabels
+from portal.models import Role
 
 
 class Channel(models.TextChoices):
@@ -260,6 +261,12 @@ ANSWERS = (Reply.CONFIRMED, Reply.CANT_COME, Reply.LATE)
 
 
 class InboundTextQuerySet(models.QuerySet["InboundText"]):
+    def visible_to(self, user: object) -> InboundTextQuerySet:
+        """A nurse's clinics' texts and those from numbers no guardian has; an admin's, all."""
+        if getattr(user, "role", None) == Role.ADMIN:
+            return self
+        return self.filter(Q(location__nurses=user) | Q(guardian__isnull=True, location__isnull=True))
+
     def answers_for_current_version(self) -> InboundTextQuerySet:
         """Answers to "will you be there?" given for the version a procedure is at now (a reschedule voids them)."""
         return self.filter(meaning__in=ANSWERS, procedure_version=models.F("procedure__version"))
@@ -274,7 +281,9 @@ class InboundText(ChoiceLabels, models.Model):
     """
 
     received_at = models.DateTimeField(default=timezone.now)
-    from_number = models.CharField(max_length=64)
+    # A text, or a button on the family's page (for families who don't text).
+    by_text = models.BooleanField(default=True)
+    from_number = models.CharField(max_length=64, blank=True)
     body = models.TextField(max_length=1600, blank=True)
     provider_message_id = models.CharField(max_length=64, blank=True)
     meaning = models.CharField(_("reply"), max_length=12, choices=Reply.choices, default=Reply.MESSAGE)
@@ -309,3 +318,7 @@ class InboundText(ChoiceLabels, models.Model):
 
     def __str__(self) -> str:
         return f"text from {self.from_number} at {self.received_at:%Y-%m-%d %H:%M} ({self.meaning})"
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None

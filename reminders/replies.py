@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from portal.phones import display as phone_display
 from procedures import fasting_display
@@ -184,6 +185,39 @@ def _message_acknowledgement(inbound: InboundText, guardians: list[Guardian], *,
     return _("We got your message and the care team will read it. If it is urgent, call %(phone)s.") % {
         "phone": phone_display(location.phone)
     }
+
+
+# For families who don't text: the same two answers from a button on their page.
+PAGE_WORDS = {
+    Reply.LATE: gettext_noop("We're running late"),
+    Reply.CANT_COME: gettext_noop("We can't come"),
+}
+
+
+def from_page(*, guardian: Guardian, procedure: Procedure, meaning: str, now: dt.datetime | None = None) -> str:
+    """Keep an answer given on the family's page; returns the acknowledgement the page shows."""
+    if meaning not in PAGE_WORDS:
+        raise ValueError(meaning)
+    InboundText.objects.create(
+        received_at=now or timezone.now(),
+        by_text=False,
+        from_number=guardian.mobile_number,
+        body=_(PAGE_WORDS[meaning]),
+        meaning=meaning,
+        guardian=guardian,
+        procedure=procedure,
+        procedure_version=procedure.version,
+        location=procedure.location,
+    )
+    return _acknowledgement(meaning, procedure, [])
+
+
+def mark_answered(*, inbound: InboundText, by: object, now: dt.datetime | None = None) -> bool:
+    """The care team has dealt with it; False if someone already had."""
+    done = InboundText.objects.filter(pk=inbound.pk, answered_at__isnull=True).update(
+        answered_at=now or timezone.now(), answered_by=by
+    )
+    return done == 1
 
 
 # --- What nurses see -------------------------------------------------------------

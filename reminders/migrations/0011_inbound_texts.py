@@ -58,7 +58,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('from_number', models.CharField(max_length=64)),
+                ('by_text', models.BooleanField(default=True)),
+                ('from_number', models.CharField(blank=True, max_length=64)),
                 ('body', models.TextField(blank=True, max_length=1600)),
                 ('provider_message_id', models.CharField(blank=True, max_length=64)),
                 ('meaning', models.CharField(choices=[('confirmed', 'Confirmed'), ('cant_come', "Family says they can't come"), ('late', 'Family says they will be late'), ('opt_out', 'Stopped texts'), ('opt_in', 'Texts back on'), ('help', 'Asked for help'), ('message', 'Message')], default='message', max_length=12, verbose_name='reply')),

@@ -186,3 +186,58 @@ def test_answer_words_are_read_whatever_the_case_accents_or_punctuation():
     assert meaning_of("Llegaremos TARDE, perdón") == Reply.LATE
     assert meaning_of("no, she has a fever") == Reply.MESSAGE
     assert meaning_of("yes but we may be late") == Reply.MESSAGE
+
+
+# --- For families who don't text, and the care team's thread ---------------------------
+
+
+def test_the_family_page_offers_running_late_and_cant_come(client, thursday, texting_guardian):
+    client.force_login(texting_guardian.user)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("family:procedure", args=[thursday.pk])).content.decode()
+        assert "We're running late" in page and "We can't come" in page
+        response = client.post(reverse("family:procedure_reply", args=[thursday.pk]), {"answer": "late"}, follow=True)
+    assert "you will be late for Mia&#x27;s visit" in response.content.decode()
+    inbound = InboundText.objects.get()
+    assert (inbound.by_text, inbound.meaning, inbound.guardian) == (False, Reply.LATE, texting_guardian)
+    assert answer_of(thursday) == Reply.LATE
+
+
+def test_the_family_page_refuses_an_answer_it_does_not_offer(client, thursday, texting_guardian):
+    client.force_login(texting_guardian.user)
+    response = client.post(reverse("family:procedure_reply", args=[thursday.pk]), {"answer": "confirmed"}, follow=True)
+    assert response.status_code == 200
+    assert "Choose one of the buttons" in response.content.decode()
+    assert not InboundText.objects.exists()
+
+
+def test_another_family_cannot_answer_for_this_child(client, thursday, other_guardian):
+    client.force_login(other_guardian.user)
+    response = client.post(reverse("family:procedure_reply", args=[thursday.pk]), {"answer": "cant_come"})
+    assert response.status_code == 404
+    assert not InboundText.objects.exists()
+
+
+def test_the_care_team_sees_the_familys_thread_and_marks_a_message_answered(client, thursday, nurse, texting_guardian):
+    reply(client, "Can she have apple juice at 6?")
+    reply(client, "YES", sid="SM-thread-yes")
+    client.force_login(nurse)
+    path = reverse("nurse:guardian_detail", args=[texting_guardian.pk])
+    page = client.get(path).content.decode()
+    assert page.count('data-testid="thread-text"') == 2
+    assert "apple juice" in page and "about Mia" in page and "Mark as answered" in page
+    question = InboundText.objects.get(meaning=Reply.MESSAGE)
+    response = client.post(reverse("nurse:inbound_text_answered", args=[question.pk]))
+    assert response.status_code == 302
+    question.refresh_from_db()
+    assert (question.answered_by, question.answered_at is not None) == (nurse, True)
+    assert "Answered by Nora Nurse" in client.get(path).content.decode()
+
+
+def test_a_nurse_of_another_clinic_cannot_see_or_answer_a_familys_text(client, thursday, other_nurse):
+    reply(client, "Can she have apple juice at 6?")
+    question = InboundText.objects.get()
+    client.force_login(other_nurse)
+    assert client.post(reverse("nurse:inbound_text_answered", args=[question.pk])).status_code == 404
+    question.refresh_from_db()
+    assert question.answered_at is None
