@@ -103,6 +103,7 @@ def replies_section(sender: Any, *, page: str, now: Any, **objects: Any) -> Sect
         newest=max((text.received_at for text in texts), default=None),
         answers=replies.upcoming_answers(location, now),
         texts=texts,
+        zone=location.tz,
     )
 
 
