@@ -98,10 +98,12 @@ def replies_section(sender: Any, *, page: str, now: Any, **objects: Any) -> Sect
         return None
     location = objects["location"]
     texts = replies.recent(location, now)
+    answers = replies.upcoming_answers(location, now, limit=replies.ANSWERS_SHOWN)
     return Section(
         "reminders/nurse/_replies.html",
         newest=max((text.received_at for text in texts), default=None),
-        answers=replies.upcoming_answers(location, now),
+        answers=answers[: replies.ANSWERS_SHOWN],
+        more_answers=len(answers) > replies.ANSWERS_SHOWN,
         texts=texts,
         zone=location.tz,
     )

@@ -235,8 +235,15 @@ def with_answers(procedures: QuerySet[Procedure]) -> QuerySet[Procedure]:
     )
 
 
-def upcoming_answers(location: Location, now: dt.datetime) -> list[Procedure]:
-    """The clinic's procedures from now to the end of tomorrow (its time), each with its family's answer."""
+# The board lists this many answers at most (a busy unit's two days); the day list has every child.
+ANSWERS_SHOWN = 40
+
+
+def upcoming_answers(location: Location, now: dt.datetime, *, limit: int = ANSWERS_SHOWN) -> list[Procedure]:
+    """The clinic's procedures from now to the end of tomorrow (its time), each with its family's answer.
+
+    One more than `limit` is read, so the caller knows there are more.
+    """
     today = timezone.localtime(now, location.tz).date()
     end = dt.datetime.combine(today + dt.timedelta(days=2), dt.time.min, tzinfo=location.tz)
     rows = (
@@ -245,7 +252,7 @@ def upcoming_answers(location: Location, now: dt.datetime) -> list[Procedure]:
         .select_related("patient", "location")
         .order_by("scheduled_start", "pk")
     )
-    return list(with_answers(rows))
+    return list(with_answers(rows)[: limit + 1])
 
 
 def recent(location: Location, now: dt.datetime, *, days: int = 7, limit: int = 20) -> list[InboundText]:

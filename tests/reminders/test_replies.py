@@ -241,3 +241,18 @@ def test_a_nurse_of_another_clinic_cannot_see_or_answer_a_familys_text(client, t
     assert client.post(reverse("nurse:inbound_text_answered", args=[question.pk])).status_code == 404
     question.refresh_from_db()
     assert question.answered_at is None
+
+
+def test_a_busy_board_lists_a_page_of_answers_and_points_to_the_day_list(client, thursday, nurse, monkeypatch):
+    from reminders import replies
+
+    for name in ("Ana", "Ben"):
+        child = PatientFactory(first_name=name, location=thursday.location, guardians=[])
+        with time_machine.travel(NOW - dt.timedelta(days=2), tick=False):
+            book(child, nurse, arrival=dt.datetime(2026, 6, 11, 9, 0, tzinfo=CHICAGO))
+    monkeypatch.setattr(replies, "ANSWERS_SHOWN", 2)
+    client.force_login(nurse)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("nurse:dashboard")).content.decode()
+    assert page.count('data-testid="answer-row"') == 2
+    assert "More children: see the day list." in page
