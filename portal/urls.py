@@ -38,6 +38,7 @@ urlpatterns = [
     path("family/", include((procedures_urls.family_patterns + reminders_urls.family_patterns, "family"))),
     path("learn/", include((procedures_urls.learn_patterns, "learn"))),
     path("webhooks/", include(reminders_urls.webhook_patterns)),
+    path("", include(reminders_urls.short_patterns)),
     path("fhir/", include(fhir_patterns)),
     path("admin/", admin.site.urls),
 ]

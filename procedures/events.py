@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from dataclasses import dataclass
 
 from django.core import checks
 from django.dispatch import Signal
@@ -47,8 +48,16 @@ invitation_requested = Signal()
 warning_sign_reported = Signal()
 
 # "What will the family be told?", before a change is saved. Arguments: procedure (changed in
-# memory, not saved), reason, now. A receiver returns the text of the notice.
+# memory, not saved), reason, now. A receiver returns the notice: a `Notice`, or its text alone.
 notice_preview = Signal()
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    # What it costs to send, in the sender's words ("2 text segments, GSM-7").
+    note: str = ""
+
 
 # Sections another app adds to a nurse page. Arguments: page ("dashboard": location, now,
 # pages, the query's page numbers; "procedure": procedure, now). A receiver returns a

@@ -457,6 +457,7 @@ class ChangePreview:
     # Had passed, ahead again: the family will be told they may have it again for a while.
     reopened: list[fasting_display.CutoffLine]
     guardians: list[Guardian]
+    notice_note: str = ""
 
     @property
     def needs_confirmation(self) -> bool:
@@ -483,8 +484,15 @@ def preview_change(
             reopened.append(line)
     guardians = list(Guardian.objects.filter(patients=procedure.patient).select_related("user"))
     # The words live with the messages: delivery answers with the notice's text.
-    texts = [text for _, text in events.notice_preview.send(sender=Procedure, procedure=moved, reason=reason, now=now)]
-    return ChangePreview(notice="".join(texts), newly_passed=newly_passed, reopened=reopened, guardians=guardians)
+    found = events.notice_preview.send(sender=Procedure, procedure=moved, reason=reason, now=now)
+    notices = [notice if isinstance(notice, events.Notice) else events.Notice(notice) for _, notice in found]
+    return ChangePreview(
+        notice="".join(notice.text for notice in notices),
+        notice_note=" ".join(notice.note for notice in notices if notice.note),
+        newly_passed=newly_passed,
+        reopened=reopened,
+        guardians=guardians,
+    )
 
 
 def preview_running_late(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import DeliveryAttempt, OutboxMessage, Reminder, WebhookEvent
+from .models import DeliveryAttempt, InboundText, OutboxMessage, Reminder, WebhookEvent
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -31,3 +31,13 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ("provider", "key", "received_at")
+
+
+@admin.register(InboundText)
+class InboundTextAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "from_number", "meaning", "guardian", "procedure", "answered_at")
+    list_filter = ("meaning", "by_text")
+    list_select_related = ("guardian__user", "procedure")
+    raw_id_fields = ("guardian", "procedure", "location", "answered_by")
+    # What a family wrote is a record: it is read here, never rewritten.
+    readonly_fields = ("received_at", "by_text", "from_number", "body", "provider_message_id", "procedure_version")

@@ -28,6 +28,7 @@ from procedures.models import Guardian, Location
 
 from .channels import Message
 from .models import ACCOUNT_KINDS, Channel, Kind, Reminder
+from .texts import render_text
 
 if TYPE_CHECKING:
     from procedures.models import FastingPolicy, Procedure
@@ -102,6 +103,10 @@ def compose(
     name = procedure.patient.first_name
     language = guardian.user.language if guardian else translation.get_language()
     with translation.override(language or "en"):
+        if channel == Channel.SMS:
+            # A text of its own, short enough to read at a glance; the email keeps the full detail.
+            body = render_text(kind, procedure, now=now, language=language or "en", policy=policy)
+            return Message(Channel.SMS, guardian.mobile_number if guardian else "", "", body, None, now)
         context = {
             "channel": channel,
             "name": name,
@@ -115,10 +120,6 @@ def compose(
         }
         body = render_to_string(f"reminders/messages/{kind}.txt", context).strip()
         body = "\n".join(line.strip() for line in body.splitlines() if line.strip())
-        to_phone = guardian.mobile_number if guardian else ""
-        if channel == Channel.SMS:
-            stop = _("Reply STOP to stop texts.")
-            return Message(Channel.SMS, to_phone, "", f"{body}\n{stop}", None, now)
         subject = _subject(kind, name)
         footer = _("You get these emails from %(clinic)s through Marrow Ready. Change how we reach you: %(link)s") % {
             "clinic": location.name,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.choices import ChoiceLabels
+from portal.models import Role
 
 
 class Channel(models.TextChoices):
@@ -240,3 +242,83 @@ class EarlyStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.message_id} {self.status}"
+
+
+class Reply(models.TextChoices):
+    """What a family's text says, as the care team reads it."""
+
+    CONFIRMED = "confirmed", _("Confirmed")
+    CANT_COME = "cant_come", _("Family says they can't come")
+    LATE = "late", _("Family says they will be late")
+    OPT_OUT = "opt_out", _("Stopped texts")
+    OPT_IN = "opt_in", _("Texts back on")
+    HELP = "help", _("Asked for help")
+    MESSAGE = "message", _("Message")
+
+
+# Replies that answer "will you be there?": the latest at the procedure's current version is its answer.
+ANSWERS = (Reply.CONFIRMED, Reply.CANT_COME, Reply.LATE)
+
+
+class InboundTextQuerySet(models.QuerySet["InboundText"]):
+    def visible_to(self, user: object) -> InboundTextQuerySet:
+        """A nurse's clinics' texts and those from numbers no guardian has; an admin's, all."""
+        if getattr(user, "role", None) == Role.ADMIN:
+            return self
+        return self.filter(Q(location__nurses=user) | Q(guardian__isnull=True, location__isnull=True))
+
+    def answers_for_current_version(self) -> InboundTextQuerySet:
+        """Answers to "will you be there?" given for the version a procedure is at now (a reschedule voids them)."""
+        return self.filter(meaning__in=ANSWERS, procedure_version=models.F("procedure__version"))
+
+
+class InboundText(ChoiceLabels, models.Model):
+    """Every text a family (or anyone) sends the clinic's number, kept whatever it says.
+
+    A reply about an appointment is tied to the procedure and the version it was
+    at: after a reschedule, an earlier "yes" no longer answers for the new time.
+    A text from a number no guardian has is kept too (guardian empty), for the nurses to see.
+    """
+
+    received_at = models.DateTimeField(default=timezone.now)
+    # A text, or a button on the family's page (for families who don't text).
+    by_text = models.BooleanField(default=True)
+    from_number = models.CharField(max_length=64, blank=True)
+    body = models.TextField(max_length=1600, blank=True)
+    provider_message_id = models.CharField(max_length=64, blank=True)
+    meaning = models.CharField(_("reply"), max_length=12, choices=Reply.choices, default=Reply.MESSAGE)
+    guardian = models.ForeignKey(
+        "procedures.Guardian", on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_texts"
+    )
+    procedure = models.ForeignKey(
+        "procedures.Procedure", on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_texts"
+    )
+    procedure_version = models.PositiveIntegerField(null=True, blank=True)
+    # The clinic whose nurses see it (the procedure's, else the guardian's child's); empty for an unknown number.
+    location = models.ForeignKey(
+        "procedures.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_texts"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = InboundTextQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name = _("text from a family")
+        verbose_name_plural = _("texts from families")
+        indexes = [
+            # Used by the nurse dashboard (reminders.replies.recent): a clinic's texts, newest first.
+            models.Index(fields=["location", "received_at"], name="inbound_location_received"),
+            # Used by reminders.replies.answers: the latest answer of each procedure.
+            models.Index(fields=["procedure", "received_at"], name="inbound_procedure_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"text from {self.from_number} at {self.received_at:%Y-%m-%d %H:%M} ({self.meaning})"
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None

@@ -15,7 +15,7 @@ from procedures import events
 from procedures.events import Reason, Section
 from procedures.models import Guardian, Procedure, SymptomReport
 
-from . import consent, dashboard, health, metrics, quality
+from . import consent, dashboard, health, metrics, quality, replies, sms
 from .messages import compose
 from .models import Channel, Kind
 from .planning import queue_email, sync_reminders
@@ -46,9 +46,10 @@ def plan_again(
     )
 
 
-def notice_text(sender: Any, *, procedure: Procedure, reason: Reason, now: Any, **_: Any) -> str:
+def notice_text(sender: Any, *, procedure: Procedure, reason: Reason, now: Any, **_: Any) -> events.Notice:
     kind = NOTICE[reason] or Kind.CHANGED
-    return compose(kind=kind, channel=Channel.SMS, procedure=procedure, guardian=None, now=now).body
+    text = compose(kind=kind, channel=Channel.SMS, procedure=procedure, guardian=None, now=now).body
+    return events.Notice(text, sms.describe(text))
 
 
 def invite(sender: Any, *, guardian: Guardian, invited_by: Any, **_: Any) -> None:
@@ -94,6 +95,23 @@ def nurse_section(sender: Any, *, page: str, now: Any = None, **objects: Any) ->
     return None
 
 
+def replies_section(sender: Any, *, page: str, now: Any, **objects: Any) -> Section | None:
+    """On the board: whether today's and tomorrow's families answered, and the texts they sent."""
+    if page != "dashboard":
+        return None
+    location = objects["location"]
+    texts = replies.recent(location, now)
+    answers = replies.upcoming_answers(location, now, limit=replies.ANSWERS_SHOWN)
+    return Section(
+        "reminders/nurse/_replies.html",
+        newest=max((text.received_at for text in texts), default=None),
+        answers=answers[: replies.ANSWERS_SHOWN],
+        more_answers=len(answers) > replies.ANSWERS_SHOWN,
+        texts=texts,
+        zone=location.tz,
+    )
+
+
 def connect() -> None:
     uid = "reminders"
     events.procedure_changed.connect(plan_again, dispatch_uid=uid)
@@ -101,6 +119,7 @@ def connect() -> None:
     events.invitation_requested.connect(invite, dispatch_uid=uid)
     events.warning_sign_reported.connect(alert_team, dispatch_uid=uid)
     events.nurse_sections.connect(nurse_section, dispatch_uid=uid)
+    events.nurse_sections.connect(replies_section, dispatch_uid="reminders-replies")
     account_events.account_message.connect(account_message, dispatch_uid=uid)
     account_events.landing.connect(ask_about_texts_first, dispatch_uid=uid)
     account_events.health.connect(health.report, dispatch_uid=uid)

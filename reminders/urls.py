@@ -18,9 +18,17 @@ nurse_patterns = [
     path("reminders/<id:pk>/resend/", views.resend, name="reminder_resend"),
     path("guardians/<id:pk>/", views.guardian_detail, name="guardian_detail"),
     path("guardians/<id:pk>/text-consent/", views.guardian_sms_consent, name="guardian_sms_consent"),
+    path("texts/<id:pk>/answered/", views.inbound_text_answered, name="inbound_text_answered"),
 ]
 
 family_patterns = [
     path("preferences/", views.preferences, name="preferences"),
     path("text-reminders/", views.text_question, name="text_question"),
+    path("procedures/<id:pk>/reply/", views.procedure_reply, name="procedure_reply"),
+]
+
+# Short links for texts, mounted at the site's root: every character of a text is paid for.
+short_patterns = [
+    path("v/<id:pk>", views.short_procedure, name="short_procedure"),
+    path("c/<id:pk>", views.short_check_in, name="short_check_in"),
 ]

@@ -15,11 +15,21 @@ from portal.forms import posted
 from portal.models import Role
 from procedures.models import ConsentVia, Guardian, Patient, Procedure
 
-from . import consent, services
+from . import consent, replies, services
 from .forms import SMS_CONSENT_TEXT, OutboxFilterForm, PreferencesForm, RecordConsentForm, TextQuestionForm
-from .models import OutboxMessage, Reminder
+from .models import InboundText, OutboxMessage, Reminder, Reply
 
 PAGE_SIZE = 50
+THREAD_SIZE = 50
+
+
+def short_procedure(request: HttpRequest, pk: int) -> HttpResponse:
+    """A text's short link: to the family's page for the procedure, behind its login and checks."""
+    return redirect("family:procedure", pk=pk)
+
+
+def short_check_in(request: HttpRequest, pk: int) -> HttpResponse:
+    return redirect("family:check_in", pk=pk)
 
 
 @audited()
@@ -109,7 +119,14 @@ def _nurse_guardian(request: HttpRequest, pk: int) -> Guardian:
 
 def _guardian_page(request: HttpRequest, guardian: Guardian, consent_form: RecordConsentForm) -> HttpResponse:
     invitation = guardian.user.invitations.order_by("-created_at").first()
+    texts = (
+        InboundText.objects.visible_to(request.user)
+        .filter(guardian=guardian)
+        .select_related("procedure__patient", "answered_by")
+        .order_by("-received_at", "-pk")[:THREAD_SIZE]
+    )
     context = {
+        "texts": list(texts),
         "guardian": guardian,
         "invitation": invitation,
         "now": timezone.now(),
@@ -144,3 +161,37 @@ def guardian_sms_consent(request: HttpRequest, pk: int) -> HttpResponse:
     )
     messages.success(request, _("Consent saved. Text reminders are on for this guardian."))
     return redirect("nurse:guardian_detail", pk=guardian.pk)
+
+
+# --- What families tell the care team ----------------------------------------------
+
+
+@audited(Procedure, patient="patient_id")
+@guardian_required
+@require_POST
+def procedure_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "We're running late" / "We can't come" from the family's page, for families who don't text."""
+    procedure = get_object_or_404(
+        Procedure.objects.visible_to(request.user).active().select_related("patient", "location"), pk=pk
+    )
+    answer = request.POST.get("answer", "")
+    if answer not in replies.PAGE_WORDS:
+        messages.error(request, _("Choose one of the buttons: running late, or can't come."))
+        return redirect("family:procedure", pk=procedure.pk)
+    said = replies.from_page(guardian=request.user.guardian, procedure=procedure, meaning=Reply(answer))
+    messages.success(request, said)
+    return redirect("family:procedure", pk=procedure.pk)
+
+
+@audited()
+@care_team_required
+@require_POST
+def inbound_text_answered(request: HttpRequest, pk: int) -> HttpResponse:
+    inbound = get_object_or_404(InboundText.objects.visible_to(request.user), pk=pk)
+    if replies.mark_answered(inbound=inbound, by=request.user):
+        messages.success(request, _("Marked as answered."))
+    else:
+        messages.info(request, _("Someone had already marked it as answered."))
+    if inbound.guardian_id:
+        return redirect("nurse:guardian_detail", pk=inbound.guardian_id)
+    return redirect("nurse:dashboard")

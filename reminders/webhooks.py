@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
-import unicodedata
 from collections.abc import Callable
 from functools import partial, wraps
 
@@ -23,7 +21,8 @@ from portal.phones import display as phone_display
 from portal.ratelimit import throttled
 from procedures.models import Guardian, Location
 
-from .models import EarlyStatus, Reminder, Status, WebhookEvent
+from . import replies
+from .models import EarlyStatus, Reminder, Reply, Status, WebhookEvent
 from .planning import sync_for_guardian
 
 logger = logging.getLogger(__name__)
@@ -89,14 +88,8 @@ SURROUNDING_WORDS = frozenset([
 # fmt: on
 
 
-def _words(text: str) -> list[str]:
-    """Lower case, no accents, no punctuation: "¡Párá ya!" -> ["para", "ya"]."""
-    plain = "".join(char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char))
-    return re.sub(r"[\W_]+", " ", plain.casefold()).split()
-
-
 def _core(text: str) -> str:
-    return " ".join(word for word in _words(text) if word not in SURROUNDING_WORDS)
+    return " ".join(word for word in replies.words(text) if word not in SURROUNDING_WORDS)
 
 
 PHRASES = {
@@ -241,25 +234,41 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 
 @twilio_webhook("twilio-inbound")
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    """Every text is kept; opt-out words mean stop before anything else; HELP answers; the rest is a reply."""
     sid = request.POST.get("MessageSid", "") or request.POST.get("SmsSid", "")
     if sid and not _first_time(f"inbound:{sid}"):
         return _twiml()
-    action, keyword_language = classify(request.POST.get("Body", ""))
-    if action is None:
-        return _twiml()
+    body = request.POST.get("Body", "")
     number = request.POST.get("From", "")
+    action, keyword_language = classify(body)
     guardians = list(Guardian.objects.filter(mobile_number=number).select_related("user")) if number else []
     language = guardians[0].user.language if guardians else keyword_language
+    now = timezone.now()
+    keep = partial(replies.record, number=number, body=body, sid=sid, guardians=guardians, now=now)
     with translation.override(language):
-        if action == HELP:
-            return _twiml(_help_text(guardians))
-        if not guardians:
-            return _twiml()
         if action == OPT_OUT:
+            keep(meaning=Reply.OPT_OUT)
+            if not guardians:
+                return _twiml()
             _set_opt_out(guardians, opted_out=True)
             return _twiml(_("You will get no more texts from Marrow Ready. To get them again, reply START."))
-        _set_opt_out(guardians, opted_out=False)
-        return _twiml(_("You will get texts from Marrow Ready again. To stop them, reply STOP."))
+        if action == HELP:
+            keep(meaning=Reply.HELP)
+            return _twiml(_help_text(guardians))
+        stopped = any(guardian.sms_opted_out_at for guardian in guardians)
+        if action == OPT_IN and (stopped or not guardians or replies.meaning_of(body) == Reply.MESSAGE):
+            # "YES" from a number that stopped texts turns them back on, as the phone company reads it.
+            keep(meaning=Reply.OPT_IN)
+            if not guardians:
+                return _twiml()
+            _set_opt_out(guardians, opted_out=False)
+            return _twiml(_("You will get texts from Marrow Ready again. To stop them, reply STOP."))
+        if not guardians:
+            keep(meaning=Reply.MESSAGE)  # a number no guardian has: kept for the nurses, not answered
+            return _twiml()
+        outcome = replies.answer(number=number, body=body, sid=sid, guardians=guardians, now=now)
+        logger.info("inbound reply", extra={"inbound_id": outcome.inbound.pk, "meaning": outcome.inbound.meaning})
+        return _twiml(outcome.acknowledgement)
 
 
 def _set_opt_out(guardians: list[Guardian], *, opted_out: bool) -> None:

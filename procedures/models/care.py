@@ -76,10 +76,21 @@ def _family_clinics_sql() -> str:
     """  # noqa: S608 - table names from the models, values as parameters
 
 
+# The longest clinic name a text carries (reminders.text_budget measures texts with it).
+TEXT_NAME_MAX = 32
+
+
 class Location(models.Model):
     """A clinic or procedure unit. Its time zone decides every time shown."""
 
     name = models.CharField(_("name"), max_length=120)
+    # Texts are paid for by the segment and read at a glance: a long name takes a third of one.
+    text_name = models.CharField(
+        _("name in texts"),
+        max_length=TEXT_NAME_MAX,
+        blank=True,
+        help_text=_('A short name for text messages, e.g. "Lakeside Day Unit". Empty: the full name.'),
+    )
     address = models.CharField(_("address"), max_length=255, blank=True)
     phone = models.CharField(_("phone to call"), max_length=20, validators=[validate_phone])
     timezone = models.CharField(
@@ -166,6 +177,10 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def name_in_texts(self) -> str:
+        return self.text_name or self.name
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

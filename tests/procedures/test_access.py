@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from procedures.feed.models import InboundMessage, SendingSystem
 from procedures.models import Guardian, Patient, PreparedQuestion, Procedure, SymptomReport
-from reminders.models import Reminder
+from reminders.models import InboundText, Reminder
 
 # Pages anyone may open.
 PUBLIC = {"login", "logout", "accept_invitation", "healthz", "set_language", "home"}
@@ -33,6 +33,8 @@ SIGNED |= {"fhir:bundle", "fhir:appointment", "fhir:appointment_instance", "fhir
 # FHIR server serves and how to get a token, and the OperationOutcome for any other /fhir/ path: no data.
 SIGNED |= {"fhir:token"}
 PUBLIC |= {"fhir:metadata", "fhir:smart_configuration", "fhir:not_found"}
+# A text's short links: a redirect to the family's page, which asks for the login and checks the child.
+PUBLIC |= {"short_procedure", "short_check_in"}
 
 
 def _walk(patterns: list, namespace: str = "") -> list[tuple[str, URLPattern]]:
@@ -62,6 +64,8 @@ POST_ONLY = {
     "nurse:guardian_sms_consent",
     "nurse:feed_message_retry",
     "nurse:feed_message_dismiss",
+    "nurse:inbound_text_answered",
+    "family:procedure_reply",
 }
 
 # Which object a URL's pk points at, by the name of the page.
@@ -97,6 +101,8 @@ OBJECT_OF = {
     "nurse:feed_message_detail": InboundMessage,
     "nurse:feed_message_retry": InboundMessage,
     "nurse:feed_message_dismiss": InboundMessage,
+    "nurse:inbound_text_answered": InboundText,
+    "family:procedure_reply": Procedure,
 }
 
 
@@ -129,7 +135,12 @@ def _objects(procedure: Procedure) -> dict:
     message = InboundMessage.objects.create(
         system=system, protocol="hl7v2", raw=b"MSH|", status="failed", procedure=procedure
     )
+    text = InboundText.objects.create(
+        from_number=guardian.mobile_number, body="Yes", guardian=guardian, procedure=procedure,
+        procedure_version=procedure.version, location=procedure.location,
+    )  # fmt: skip
     return {
+        InboundText: text.pk,
         InboundMessage: message.pk,
         SymptomReport: report.pk,
         Procedure: procedure.pk,

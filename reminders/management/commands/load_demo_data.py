@@ -94,6 +94,7 @@ class Command(BaseCommand):
         location, _ = Location.objects.update_or_create(
             name="Lakeside Children's Hospital – Day Procedure Unit",
             defaults={
+                "text_name": "Lakeside Day Unit",
                 "address": "225 E Lakeside Ave, 3rd floor, Chicago, IL",
                 "phone": "+13125550100",
                 "timezone": "America/Chicago",
