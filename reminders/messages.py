@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from portal.links import id_url
 from portal.models import Invitation, ResetCode, User
 from portal.phones import display as phone_display
-from procedures import fasting_display
+from procedures import day_words, fasting_display
 from procedures.fasting import Item
 from procedures.models import Guardian, Location
 
@@ -33,17 +33,21 @@ if TYPE_CHECKING:
     from procedures.models import FastingPolicy, Procedure
 
 
-def _subject(kind: str, name: str) -> str:
+def _subject(kind: str, name: str, picture: dict[str, object]) -> str:
+    """The subject line, its day words from the real dates at the moment it is written (procedures.day_words)."""
+    values = {"name": name, "start": picture["start"], "first": picture["first_when"]}
+    if kind == Kind.FASTING_EVENING and picture["first_when"]:
+        return _("%(name)s's fasting starts %(first)s") % values
     return {
         Kind.CONFIRMATION: _("%(name)s's appointment is booked"),
         Kind.CHANGED: _("%(name)s's appointment has changed"),
         Kind.CANCELLED: _("%(name)s's appointment is cancelled"),
-        Kind.DELAYED: _("%(name)s's procedure time has changed today"),
-        Kind.FASTING_EVENING: _("Tomorrow: when %(name)s must stop eating and drinking"),
-        Kind.FASTING_MORNING: _("Today: %(name)s's last drinks and arrival time"),
+        Kind.DELAYED: _("%(name)s's procedure now starts %(start)s"),
+        Kind.FASTING_EVENING: _("When %(name)s must stop eating and drinking"),
+        Kind.FASTING_MORNING: _("%(name)s's last drinks and arrival time"),
         Kind.AFTERCARE_EVENING: _("Caring for %(name)s tonight"),
         Kind.AFTERCARE_NEXT_DAY: _("How is %(name)s today?"),
-    }[kind] % {"name": name}
+    }[kind] % values
 
 
 def render(reminder: Reminder, *, now: datetime | None = None, policy: FastingPolicy | None = None) -> Message:
@@ -70,15 +74,18 @@ def _picture(procedure: Procedure, *, name: str, now: datetime, policy: FastingP
     plan = procedure.fasting_plan(policy)
     lines = fasting_display.describe_plan(plan, now=now, name=name, phone=location.phone)
     clear = plan.cutoff_for(Item.CLEAR_FLUIDS)
+    ahead = [cutoff for cutoff in plan.cutoffs if cutoff.at > now]
     return {
         "date": fasting_display.formatted(procedure.local_start, "DATE_FORMAT"),
-        "arrival": fasting_display.clock(procedure.local_arrival),
+        # Every time a message gives carries its day, as true at the moment of writing.
+        "arrival": day_words.when(procedure.local_arrival, now=now),
         "arrival_passed": procedure.arrival_at <= now,
         "place": ", ".join(part for part in (location.name, location.address) if part),
-        "start": fasting_display.clock(procedure.local_start),
+        "start": day_words.when(procedure.local_start, now=now),
+        "first_when": day_words.when(ahead[0].at, now=now) if plan.required and ahead else "",
         "fasting": plan.required,
         "lines": lines,
-        "clear_until": fasting_display.clock(clear.at) if clear and clear.at > now else "",
+        "clear_until": day_words.when(clear.at, now=now) if clear and clear.at > now else "",
         "clear_explained": fasting_display.CLEAR_FLUIDS_EXPLAINED
         if any(line.item == Item.CLEAR_FLUIDS and not line.passed for line in lines)
         else "",
@@ -111,15 +118,16 @@ def compose(
             "check_in_link": settings.SITE_URL + id_url("family:check_in", procedure.pk),
             "late_minutes": abs(procedure.running_late_minutes),
             "earlier": procedure.running_late_minutes < 0,
-            **_picture(procedure, name=name, now=now, policy=policy),
         }
+        picture = _picture(procedure, name=name, now=now, policy=policy)
+        context.update(picture)
         body = render_to_string(f"reminders/messages/{kind}.txt", context).strip()
         body = "\n".join(line.strip() for line in body.splitlines() if line.strip())
         to_phone = guardian.mobile_number if guardian else ""
         if channel == Channel.SMS:
             stop = _("Reply STOP to stop texts.")
             return Message(Channel.SMS, to_phone, "", f"{body}\n{stop}", None, now)
-        subject = _subject(kind, name)
+        subject = _subject(kind, name, picture)
         footer = _("You get these emails from %(clinic)s through Marrow Ready. Change how we reach you: %(link)s") % {
             "clinic": location.name,
             "link": settings.SITE_URL + reverse("family:preferences"),

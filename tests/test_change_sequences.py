@@ -52,11 +52,15 @@ from .factories import GuardianFactory, LocationFactory, PatientFactory, UserFac
 CHICAGO = ZoneInfo("America/Chicago")
 # Thursday noon before the clocks go back early on Sunday.
 START = dt.datetime(2026, 10, 29, 12, 0, tzinfo=CHICAGO)
-TIME = re.compile(r"\d{1,2}:\d{2} [AP]M(?: C[DS]T)?")
-INSTRUCTION = re.compile(r"(?:after|until|[Aa]rrive at|by) (" + TIME.pattern + ")")
+# A clock time as messages give it; noon and midnight are said as words (procedures.day_words).
+TIME = re.compile(r"\d{1,2}:\d{2} [AP]M(?: C[DS]T)?|noon|midnight")
+# "Stop solid food tonight at 1:30 AM", "until today at 6:30 AM", "Arrive tomorrow at 7:30 AM", "at midnight tonight".
+DAY = r"(?:today|tonight|tomorrow|yesterday|last night|[A-Z][a-z]+day(?:, [A-Z][a-z]+ \d{1,2}, \d{4})?)"
+INSTRUCTION = re.compile(r"(?:Stop [a-z ]+?|until|[Aa]rrive|by) (?:" + DAY + " )?at (" + TIME.pattern + ")")
 # Sequences run: all under the "full" Hypothesis profile (scripts/full_state_machines.sh), a quarter
 # in the suite ("ci"); CHANGE_SEQUENCE_EXAMPLES=N runs N.
 EXAMPLES = {"full": 200, "ci": 50}
+WORDS = {dt.time(12, 0): "noon", dt.time(0, 0): "midnight"}
 STEPS = 30
 ran = {"examples": 0, "steps": 0, "handed_over": 0, "changes": 0, "page_checks": 0}
 
@@ -68,6 +72,8 @@ def plan_times(procedure: Procedure) -> dict[str, list[dt.datetime]]:
     found: dict[str, list[dt.datetime]] = {}
     for moment in moments:
         found.setdefault(fasting_display.clock(moment), []).append(moment)
+        if moment.time() in WORDS:
+            found.setdefault(WORDS[moment.time()], []).append(moment)
     return found
 
 

@@ -69,8 +69,8 @@ def test_running_late_after_the_morning_text_does_not_send_it_again(booked, nurs
     assert len(sent(Kind.FASTING_MORNING)) == 1
     (notice,) = [m for m in new if m.channel == "sms"]
     assert notice.reminder.kind == Kind.DELAYED
-    assert "may keep drinking clear fluids until 7:15 AM" in notice.body
-    assert "No clear fluids after 7:15 AM Thursday." in notice.body
+    assert "may keep drinking clear fluids until today at 7:15 AM" in notice.body
+    assert "Stop clear fluids today at 7:15 AM." in notice.body
 
 
 def test_running_late_the_evening_before_does_not_repeat_the_evening_text(booked, nurse):
@@ -83,7 +83,7 @@ def test_running_late_the_evening_before_does_not_repeat_the_evening_text(booked
     # The morning text was never sent, so it still comes, at the new time.
     assert send_due(at(11, 5, 30)) == []
     (morning,) = [m for m in send_due(at(11, 6)) if m.channel == "sms"]
-    assert "clear fluids until 7:00 AM" in morning.body
+    assert "clear fluids until today at 7:00 AM" in morning.body
 
 
 def test_moved_to_another_day_the_new_day_gets_its_own_fasting_texts(booked, nurse):
@@ -112,7 +112,7 @@ def test_a_date_change_is_not_lost_under_a_running_late_notice(patient, nurse, t
     new = [m for m in send_due(at(11, 5, 2)) if m.channel == "sms"]
     assert [m.reminder.kind for m in new] == [Kind.CHANGED]
     assert "Date: Thursday, June 11, 2026." in new[0].body
-    assert "Arrive at 10:30 AM" in new[0].body
+    assert "Arrive today at 10:30 AM" in new[0].body
 
 
 # --- Never a passed time as something to do ----------------------------------------------
@@ -141,9 +141,9 @@ def test_a_new_fasting_policy_reaches_booked_families(booked, guardian):
     assert not readiness.checklist(procedure=booked, user=guardian.user).fasting_acknowledged
     (notice,) = [m for m in send_due(at(9, 12)) if m.channel == "sms"]
     assert notice.reminder.kind == Kind.CHANGED
-    assert "No clear fluids after 4:30 AM Thursday." in notice.body
+    assert "Stop clear fluids Thursday at 4:30 AM (early morning)." in notice.body
     (morning,) = [m for m in send_due(at(11, 3, 30)) if m.channel == "sms"]
-    assert "clear fluids until 4:30 AM" in morning.body
+    assert "clear fluids until tonight at 4:30 AM (early Thursday)" in morning.body
 
 
 def test_a_policy_change_that_moves_nothing_for_a_child_tells_nobody(booked):
@@ -190,7 +190,7 @@ def test_changing_the_childs_feeding_on_the_nurse_page_tells_the_family(client, 
     booked.refresh_from_db()
     assert booked.version == 2
     (notice,) = [m for m in send_due(at(9, 12)) if m.channel == "sms"]
-    assert "No breast milk after 3:30 AM Thursday." in notice.body
+    assert "Stop breast milk Thursday at 3:30 AM (early morning)." in notice.body
     assert "formula" not in notice.body.lower()
 
 
@@ -271,7 +271,7 @@ def test_a_delay_that_reopens_a_passed_cutoff_is_shown_before_saving(client, nur
     with time_machine.travel(at(11, 6, 40), tick=False):
         page = _late_form(client, booked, booked.version, minutes=60).content.decode()
     assert "Check before you save" in page
-    assert "No clear fluids after 7:30 AM Thursday." in page
+    assert "Stop clear fluids today at 7:30 AM." in page
     assert "Nothing is saved yet" in page
     booked.refresh_from_db()
     assert booked.version == 1
@@ -343,5 +343,5 @@ def test_on_the_night_the_clocks_go_back_texts_and_emails_say_which_one_thirty(p
     evening = send_due(dt.datetime(2026, 10, 31, 18, tzinfo=CHICAGO))
     assert {m.channel for m in evening} == {"sms", "email"}
     for message in evening:
-        assert "No solid food after 1:30 AM CST Sunday." in message.body
-        assert "No fatty or fried food after 12:30 AM Sunday." in message.body  # happens once: no zone
+        assert "Stop solid food tonight at 1:30 AM CST (early Sunday)." in message.body
+        assert "Stop fatty or fried food tonight at 12:30 AM (early Sunday)." in message.body  # happens once: no zone

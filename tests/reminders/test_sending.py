@@ -44,8 +44,9 @@ def test_the_evening_reminder_reaches_the_outbox_with_clock_times(booked):
     sms = OutboxMessage.objects.get(channel="sms", reminder__kind=Kind.FASTING_EVENING)
     assert sms.created_at == EVENING
     assert sms.to == "+13125550142"
-    assert "No solid food after 1:30 AM Thursday." in sms.body
-    assert "Arrive at 7:30 AM" in sms.body
+    # Written at 6 PM on Wednesday: 1:30 AM is tonight, and the arrival is tomorrow.
+    assert "Stop solid food tonight at 1:30 AM (early Thursday)." in sms.body
+    assert "Arrive tomorrow at 7:30 AM" in sms.body
     assert "Lakeside Day Unit" in sms.body and "(312) 555-0100" in sms.body
     assert "Reply STOP" in sms.body
     assert "/family/procedures/" in sms.body
@@ -67,10 +68,10 @@ def test_a_spanish_speaking_guardian_gets_spanish(booked, texting_guardian):
     run_due(BOOKED_AT)
     run_due(EVENING)
     sms = OutboxMessage.objects.get(channel="sms", reminder__kind=Kind.FASTING_EVENING)
-    assert "Nada de comida sólida después de las 1:30 AM del jueves." in sms.body
+    assert "Deje de darle comida sólida esta noche a la 1:30 AM (madrugada del jueves)." in sms.body
     assert "Responda STOP" in sms.body
     email = OutboxMessage.objects.get(channel="email", reminder__kind=Kind.FASTING_EVENING)
-    assert email.subject == "Mañana: cuándo Mia debe dejar de comer y beber"
+    assert email.subject == "El ayuno de Mia empieza esta noche a las 11:30 PM"
 
 
 def test_nothing_is_sent_twice_when_a_task_is_delivered_again(booked):
@@ -290,7 +291,7 @@ def test_demo_fast_forward_plays_reminders_at_their_due_times(booked, settings, 
     morning = OutboxMessage.objects.get(channel="sms", reminder__kind=Kind.FASTING_MORNING)
     assert evening.created_at == EVENING
     assert morning.created_at == dt.datetime(2026, 6, 11, 10, 30, tzinfo=UTC)
-    assert "clear fluids until 6:30 AM" in morning.body
+    assert "clear fluids until today at 6:30 AM" in morning.body
     assert "Wed 10 Jun 18:00 CDT" in capsys.readouterr().out
 
 
