@@ -27,10 +27,28 @@ from procedures.fasting import Item
 from procedures.models import Guardian, Location
 
 from .channels import Message
-from .models import ACCOUNT_KINDS, Channel, Kind, Reminder
+from .models import ACCOUNT_KINDS, Channel, Kind, Reminder, Status
+from .planning import planned_reminders
 
 if TYPE_CHECKING:
     from procedures.models import FastingPolicy, Procedure
+
+
+# A fasting reminder in these states may have reached the family: a cancellation then
+# says first that the child may eat and drink again (better said once too often than not).
+MAY_HAVE_REACHED = (Status.SENDING, Status.UNKNOWN, Status.SENT, Status.DELIVERED)
+
+
+def fasting_reached(procedure: Procedure, guardian: Guardian | None) -> bool:
+    """Whether a fasting instruction of this procedure may have reached this guardian."""
+    if procedure.pk is None or guardian is None or guardian.pk is None:
+        return False
+    return Reminder.objects.filter(
+        procedure_id=procedure.pk,
+        guardian_id=guardian.pk,
+        kind__in=(Kind.FASTING_EVENING, Kind.FASTING_MORNING),
+        status__in=MAY_HAVE_REACHED,
+    ).exists()
 
 
 def _subject(kind: str, name: str, picture: dict[str, object]) -> str:
@@ -38,6 +56,8 @@ def _subject(kind: str, name: str, picture: dict[str, object]) -> str:
     values = {"name": name, "start": picture["start"], "first": picture["first_when"]}
     if kind == Kind.FASTING_EVENING and picture["first_when"]:
         return _("%(name)s's fasting starts %(first)s") % values
+    if kind == Kind.CANCELLED and picture.get("fasting_told"):
+        return _("Cancelled: %(name)s may eat and drink as usual again") % values
     return {
         Kind.CONFIRMATION: _("%(name)s's appointment is booked"),
         Kind.CHANGED: _("%(name)s's appointment has changed"),
@@ -92,6 +112,14 @@ def _picture(procedure: Procedure, *, name: str, now: datetime, policy: FastingP
     }
 
 
+def _fasting_text_at(procedure: Procedure, *, now: datetime, policy: FastingPolicy | None) -> str:
+    """When the evening fasting text will go, in day words; "" once its time has come (the times go now)."""
+    for planned in planned_reminders(procedure, policy=policy):
+        if planned.kind == Kind.FASTING_EVENING and planned.due_at > now:
+            return day_words.when(planned.due_at.astimezone(procedure.location.tz), now=now)
+    return ""
+
+
 def compose(
     *,
     kind: str,
@@ -120,6 +148,10 @@ def compose(
             "earlier": procedure.running_late_minutes < 0,
         }
         picture = _picture(procedure, name=name, now=now, policy=policy)
+        if kind == Kind.CANCELLED:
+            picture["fasting_told"] = fasting_reached(procedure, guardian)
+        if kind == Kind.CONFIRMATION:
+            picture["fasting_text_at"] = _fasting_text_at(procedure, now=now, policy=policy)
         context.update(picture)
         body = render_to_string(f"reminders/messages/{kind}.txt", context).strip()
         body = "\n".join(line.strip() for line in body.splitlines() if line.strip())

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from portal.models import User
 from procedures.models import FastingPolicy, Guardian, Location, Patient, Procedure, ProcedureStatus
-from reminders import messages
+from reminders import messages, planning
 from reminders.models import Kind
 
 from ..conftest import state_machine_examples
@@ -98,6 +98,10 @@ def _check(case: dict[str, object]) -> None:
     )
     moments = [procedure.local_arrival, procedure.local_start]
     moments += [cutoff.at for cutoff in procedure.fasting_plan(policy).cutoffs]
+    # A booking says when the fasting times will be sent.
+    moments += [
+        p.due_at.astimezone(procedure.location.tz) for p in planning.planned_reminders(procedure, policy=policy)
+    ]
     for text in (message.subject, message.body):
         problems, _read = read_day_words(text, now=case["written"], moments=moments, language=case["language"])
         assert not problems, f"{case['kind']} written {case['written']}: {problems}\n{text}"
