@@ -44,7 +44,7 @@ from procedures.models import FastingPolicy, Feeding, Procedure
 from reminders import channels, dispatch
 from reminders.channels import DeliveryError, Message, Transport
 from reminders.models import Kind, Reminder, Status
-from reminders.planning import ONCE, ONCE_PER_DAY
+from reminders.planning import ONCE, ONCE_PER_DAY, planned_reminders
 
 from .conftest import state_machine_examples
 from .factories import GuardianFactory, LocationFactory, PatientFactory, UserFactory
@@ -69,6 +69,12 @@ def plan_times(procedure: Procedure) -> dict[str, list[dt.datetime]]:
     """Every clock time the current plan may state, with the moments it stands for."""
     moments = [procedure.local_arrival, procedure.local_start]
     moments += [cutoff.at for cutoff in procedure.fasting_plan().cutoffs]
+    # A booking says when the evening fasting text will come.
+    moments += [
+        planned.due_at.astimezone(procedure.location.tz)
+        for planned in planned_reminders(procedure)
+        if planned.kind == Kind.FASTING_EVENING
+    ]
     found: dict[str, list[dt.datetime]] = {}
     for moment in moments:
         found.setdefault(fasting_display.clock(moment), []).append(moment)
