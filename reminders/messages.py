@@ -7,7 +7,7 @@ procedure or a diagnosis, always name the sender and say how to stop.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -27,7 +27,7 @@ from procedures.fasting import Item
 from procedures.models import Guardian, Location
 
 from .channels import Message
-from .models import ACCOUNT_KINDS, Channel, Kind, Reminder, Status
+from .models import ACCOUNT_KINDS, AttemptOutcome, Channel, DeliveryAttempt, Kind, Reminder, Status
 from .planning import planned_reminders
 
 if TYPE_CHECKING:
@@ -37,6 +37,36 @@ if TYPE_CHECKING:
 # A fasting reminder in these states may have reached the family: a cancellation then
 # says first that the child may eat and drink again (better said once too often than not).
 MAY_HAVE_REACHED = (Status.SENDING, Status.UNKNOWN, Status.SENT, Status.DELIVERED)
+
+
+# Messages that give the family the procedure's times (the start, or the arrival and cut-offs that follow it).
+TELLS_START = (Kind.CONFIRMATION, Kind.CHANGED, Kind.DELAYED, Kind.FASTING_EVENING, Kind.FASTING_MORNING)
+
+
+def last_told_start(procedure: Procedure, guardian: Guardian | None) -> datetime | None:
+    """The start this guardian was last given before the current version, by a message that may have reached them.
+
+    None if none did. Messages of the current version are left out: the text about
+    this change, on another channel a moment earlier, already gives the new start.
+    """
+    if procedure.pk is None or guardian is None or guardian.pk is None:
+        return None
+    return (
+        DeliveryAttempt.objects.filter(
+            reminder__procedure_id=procedure.pk,
+            reminder__guardian_id=guardian.pk,
+            reminder__procedure_version__lt=procedure.version,
+            told_start__isnull=False,
+            outcome__in=(AttemptOutcome.SUCCESS, AttemptOutcome.UNKNOWN),
+        )
+        .order_by("-started_at", "-pk")
+        .values_list("told_start", flat=True)
+        .first()
+    )
+
+
+def _minutes(delta: timedelta) -> int:
+    return round(delta.total_seconds() / 60)
 
 
 def fasting_reached(procedure: Procedure, guardian: Guardian | None) -> bool:
@@ -144,9 +174,11 @@ def compose(
             "phone": phone_display(location.phone),
             "link": settings.SITE_URL + id_url("family:procedure", procedure.pk),
             "check_in_link": settings.SITE_URL + id_url("family:check_in", procedure.pk),
-            "late_minutes": abs(procedure.running_late_minutes),
-            "earlier": procedure.running_late_minutes < 0,
         }
+        if kind == Kind.DELAYED:
+            told = last_told_start(procedure, guardian)
+            shift = procedure.running_late_minutes if told is None else _minutes(procedure.scheduled_start - told)
+            context.update(late_minutes=abs(shift), earlier=shift < 0, told=told is not None, moved=shift != 0)
         picture = _picture(procedure, name=name, now=now, policy=policy)
         if kind == Kind.CANCELLED:
             picture["fasting_told"] = fasting_reached(procedure, guardian)
