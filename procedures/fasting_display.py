@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from portal.phones import display as display_phone
 
+from . import day_words
 from .fasting import Cutoff, FastingPlan, Item
 
 CLEAR_FLUIDS_EXPLAINED = gettext_lazy(
@@ -98,13 +99,13 @@ def _name(name: str | None) -> str:
 # Each sentence is translated only when it is the one wanted: a line reads one of
 # these, so translating the whole table each time would be seven look-ups for one.
 _AHEAD = {
-    Item.FATTY_FOOD: gettext_noop("No fatty or fried food after %(time)s %(day)s."),
-    Item.SOLIDS: gettext_noop("No solid food after %(time)s %(day)s."),
-    Item.FORMULA: gettext_noop("No formula after %(time)s %(day)s."),
-    Item.FORMULA_OR_MILK: gettext_noop("No formula or milk after %(time)s %(day)s."),
-    Item.MILK: gettext_noop("No milk after %(time)s %(day)s. This means cow, goat, soy or any other milk."),
-    Item.BREAST_MILK: gettext_noop("No breast milk after %(time)s %(day)s."),
-    Item.CLEAR_FLUIDS: gettext_noop("No clear fluids after %(time)s %(day)s. After that, nothing to eat or drink."),
+    Item.FATTY_FOOD: gettext_noop("Stop fatty or fried food %(when)s."),
+    Item.SOLIDS: gettext_noop("Stop solid food %(when)s."),
+    Item.FORMULA: gettext_noop("Stop formula %(when)s."),
+    Item.FORMULA_OR_MILK: gettext_noop("Stop formula and milk %(when)s."),
+    Item.MILK: gettext_noop("Stop milk %(when)s. This means cow, goat, soy or any other milk."),
+    Item.BREAST_MILK: gettext_noop("Stop breast milk %(when)s."),
+    Item.CLEAR_FLUIDS: gettext_noop("Stop clear fluids %(when)s. After that, nothing to eat or drink."),
 }
 
 _PASSED = {
@@ -182,7 +183,7 @@ def describe(cutoff: Cutoff, *, now: datetime | None = None, name: str | None = 
             at=cutoff.at,
             clock=when["time"],
             day=when["day"],
-            sentence=_ahead(cutoff.item) % when,
+            sentence=_ahead(cutoff.item) % {"when": day_words.when(cutoff.at, now=now)},
         )
     child = _name(name)
     number = display_phone(phone) if phone else ""
@@ -232,7 +233,7 @@ def next_step(plan: FastingPlan, *, now: datetime, arrival: datetime) -> NextSte
     ahead = [cutoff for cutoff in plan.cutoffs if _instant(cutoff.at) > now]
     if not ahead:
         return NextStep(
-            headline=_("Leave for the hospital so you arrive by %(time)s.") % {"time": clock(arrival)},
+            headline=_("Leave for the hospital so you arrive %(when)s.") % {"when": day_words.when(arrival, now=now)},
             detail="",
             at=arrival,
             is_arrival=True,
@@ -240,8 +241,9 @@ def next_step(plan: FastingPlan, *, now: datetime, arrival: datetime) -> NextSte
     together = [cutoff for cutoff in ahead if _instant(cutoff.at) == _instant(ahead[0].at)]
     things = get_text_list([noun(cutoff.item) for cutoff in together], _("and"))
     return NextStep(
-        headline=_("Next: last %(things)s by %(time)s") % {"things": things, "time": clock(ahead[0].at)},
-        detail=" ".join(describe(cutoff).sentence for cutoff in together),
+        headline=_("Next: last %(things)s, %(when)s")
+        % {"things": things, "when": day_words.when(ahead[0].at, now=now)},
+        detail=" ".join(describe(cutoff, now=now).sentence for cutoff in together),
         at=ahead[0].at,
         is_arrival=False,
     )

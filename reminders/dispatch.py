@@ -24,7 +24,7 @@ from procedures.models import FastingPolicy
 from . import leases, slots
 from .channels import Message, Transport, body_digest, transport_for
 from .handover import Claimed, apply_early_statuses, finish, hand_over_or_leave, not_wanted
-from .messages import render
+from .messages import TELLS_START, render
 from .models import ACCOUNT_KINDS, DeliveryAttempt, Reminder, Status
 
 logger = logging.getLogger(__name__)
@@ -216,6 +216,7 @@ def _claim_round(
                     started_at=now,
                     to=message.to,
                     body_sha256=body_digest(message.body),
+                    told_start=reminder.procedure.scheduled_start if reminder.kind in TELLS_START else None,
                 )
                 claimed.append(Claimed(reminder, message, attempt))
         DeliveryAttempt.objects.bulk_create([item.attempt for item in claimed])

@@ -7,7 +7,7 @@ procedure or a diagnosis, always name the sender and say how to stop.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -22,29 +22,83 @@ from django.utils.translation import gettext as _
 from portal.links import id_url
 from portal.models import Invitation, ResetCode, User
 from portal.phones import display as phone_display
-from procedures import fasting_display
+from procedures import day_words, fasting_display
 from procedures.fasting import Item
 from procedures.models import Guardian, Location
 
 from .channels import Message
-from .models import ACCOUNT_KINDS, Channel, Kind, Reminder
+from .models import ACCOUNT_KINDS, AttemptOutcome, Channel, DeliveryAttempt, Kind, Reminder, Status
+from .planning import planned_reminders
 from .texts import render_text
 
 if TYPE_CHECKING:
     from procedures.models import FastingPolicy, Procedure
 
 
-def _subject(kind: str, name: str) -> str:
+# A fasting reminder in these states may have reached the family: a cancellation then
+# says first that the child may eat and drink again (better said once too often than not).
+MAY_HAVE_REACHED = (Status.SENDING, Status.UNKNOWN, Status.SENT, Status.DELIVERED)
+
+
+# Messages that give the family the procedure's times (the start, or the arrival and cut-offs that follow it).
+TELLS_START = (Kind.CONFIRMATION, Kind.CHANGED, Kind.DELAYED, Kind.FASTING_EVENING, Kind.FASTING_MORNING)
+
+
+def last_told_start(procedure: Procedure, guardian: Guardian | None) -> datetime | None:
+    """The start this guardian was last given before the current version, by a message that may have reached them.
+
+    None if none did. Messages of the current version are left out: the text about
+    this change, on another channel a moment earlier, already gives the new start.
+    """
+    if procedure.pk is None or guardian is None or guardian.pk is None:
+        return None
+    return (
+        DeliveryAttempt.objects.filter(
+            reminder__procedure_id=procedure.pk,
+            reminder__guardian_id=guardian.pk,
+            reminder__procedure_version__lt=procedure.version,
+            told_start__isnull=False,
+            outcome__in=(AttemptOutcome.SUCCESS, AttemptOutcome.UNKNOWN),
+        )
+        .order_by("-started_at", "-pk")
+        .values_list("told_start", flat=True)
+        .first()
+    )
+
+
+def _minutes(delta: timedelta) -> int:
+    return round(delta.total_seconds() / 60)
+
+
+def fasting_reached(procedure: Procedure, guardian: Guardian | None) -> bool:
+    """Whether a fasting instruction of this procedure may have reached this guardian."""
+    if procedure.pk is None or guardian is None or guardian.pk is None:
+        return False
+    return Reminder.objects.filter(
+        procedure_id=procedure.pk,
+        guardian_id=guardian.pk,
+        kind__in=(Kind.FASTING_EVENING, Kind.FASTING_MORNING),
+        status__in=MAY_HAVE_REACHED,
+    ).exists()
+
+
+def _subject(kind: str, name: str, picture: dict[str, object]) -> str:
+    """The subject line, its day words from the real dates at the moment it is written (procedures.day_words)."""
+    values = {"name": name, "start": picture["start"], "first": picture["first_when"]}
+    if kind == Kind.FASTING_EVENING and picture["first_when"]:
+        return _("%(name)s's fasting starts %(first)s") % values
+    if kind == Kind.CANCELLED and picture.get("fasting_told"):
+        return _("Cancelled: %(name)s may eat and drink as usual again") % values
     return {
         Kind.CONFIRMATION: _("%(name)s's appointment is booked"),
         Kind.CHANGED: _("%(name)s's appointment has changed"),
         Kind.CANCELLED: _("%(name)s's appointment is cancelled"),
-        Kind.DELAYED: _("%(name)s's procedure time has changed today"),
-        Kind.FASTING_EVENING: _("Tomorrow: when %(name)s must stop eating and drinking"),
-        Kind.FASTING_MORNING: _("Today: %(name)s's last drinks and arrival time"),
+        Kind.DELAYED: _("%(name)s's procedure now starts %(start)s"),
+        Kind.FASTING_EVENING: _("When %(name)s must stop eating and drinking"),
+        Kind.FASTING_MORNING: _("%(name)s's last drinks and arrival time"),
         Kind.AFTERCARE_EVENING: _("Caring for %(name)s tonight"),
         Kind.AFTERCARE_NEXT_DAY: _("How is %(name)s today?"),
-    }[kind] % {"name": name}
+    }[kind] % values
 
 
 def render(reminder: Reminder, *, now: datetime | None = None, policy: FastingPolicy | None = None) -> Message:
@@ -71,19 +125,30 @@ def _picture(procedure: Procedure, *, name: str, now: datetime, policy: FastingP
     plan = procedure.fasting_plan(policy)
     lines = fasting_display.describe_plan(plan, now=now, name=name, phone=location.phone)
     clear = plan.cutoff_for(Item.CLEAR_FLUIDS)
+    ahead = [cutoff for cutoff in plan.cutoffs if cutoff.at > now]
     return {
         "date": fasting_display.formatted(procedure.local_start, "DATE_FORMAT"),
-        "arrival": fasting_display.clock(procedure.local_arrival),
+        # Every time a message gives carries its day, as true at the moment of writing.
+        "arrival": day_words.when(procedure.local_arrival, now=now),
         "arrival_passed": procedure.arrival_at <= now,
         "place": ", ".join(part for part in (location.name, location.address) if part),
-        "start": fasting_display.clock(procedure.local_start),
+        "start": day_words.when(procedure.local_start, now=now),
+        "first_when": day_words.when(ahead[0].at, now=now) if plan.required and ahead else "",
         "fasting": plan.required,
         "lines": lines,
-        "clear_until": fasting_display.clock(clear.at) if clear and clear.at > now else "",
+        "clear_until": day_words.when(clear.at, now=now) if clear and clear.at > now else "",
         "clear_explained": fasting_display.CLEAR_FLUIDS_EXPLAINED
         if any(line.item == Item.CLEAR_FLUIDS and not line.passed for line in lines)
         else "",
     }
+
+
+def _fasting_text_at(procedure: Procedure, *, now: datetime, policy: FastingPolicy | None) -> str:
+    """When the evening fasting text will go, in day words; "" once its time has come (the times go now)."""
+    for planned in planned_reminders(procedure, policy=policy):
+        if planned.kind == Kind.FASTING_EVENING and planned.due_at > now:
+            return day_words.when(planned.due_at.astimezone(procedure.location.tz), now=now)
+    return ""
 
 
 def compose(
@@ -103,9 +168,18 @@ def compose(
     name = procedure.patient.first_name
     language = guardian.user.language if guardian else translation.get_language()
     with translation.override(language or "en"):
+        # What this guardian was told before: a shift is stated against it, and a cancellation after a
+        # fasting instruction says first to eat and drink as usual (in the text and the email alike).
+        told: dict[str, object] = {}
+        if kind == Kind.DELAYED:
+            start = last_told_start(procedure, guardian)
+            shift = procedure.running_late_minutes if start is None else _minutes(procedure.scheduled_start - start)
+            told.update(late_minutes=abs(shift), earlier=shift < 0, told=start is not None, moved=shift != 0)
+        if kind == Kind.CANCELLED:
+            told["fasting_told"] = fasting_reached(procedure, guardian)
         if channel == Channel.SMS:
             # A text of its own, short enough to read at a glance; the email keeps the full detail.
-            body = render_text(kind, procedure, now=now, language=language or "en", policy=policy)
+            body = render_text(kind, procedure, now=now, language=language or "en", policy=policy, told=told)
             return Message(Channel.SMS, guardian.mobile_number if guardian else "", "", body, None, now)
         context = {
             "channel": channel,
@@ -114,13 +188,17 @@ def compose(
             "phone": phone_display(location.phone),
             "link": settings.SITE_URL + id_url("family:procedure", procedure.pk),
             "check_in_link": settings.SITE_URL + id_url("family:check_in", procedure.pk),
-            "late_minutes": abs(procedure.running_late_minutes),
-            "earlier": procedure.running_late_minutes < 0,
-            **_picture(procedure, name=name, now=now, policy=policy),
+            **told,
         }
+        picture = _picture(procedure, name=name, now=now, policy=policy)
+        if kind == Kind.CANCELLED:
+            picture["fasting_told"] = told["fasting_told"]
+        if kind == Kind.CONFIRMATION:
+            picture["fasting_text_at"] = _fasting_text_at(procedure, now=now, policy=policy)
+        context.update(picture)
         body = render_to_string(f"reminders/messages/{kind}.txt", context).strip()
         body = "\n".join(line.strip() for line in body.splitlines() if line.strip())
-        subject = _subject(kind, name)
+        subject = _subject(kind, name, picture)
         footer = _("You get these emails from %(clinic)s through Marrow Ready. Change how we reach you: %(link)s") % {
             "clinic": location.name,
             "link": settings.SITE_URL + reverse("family:preferences"),

@@ -171,6 +171,9 @@ class DeliveryAttempt(models.Model):
     # address and a digest of the text (never the text itself).
     to = models.CharField(max_length=254, blank=True)
     body_sha256 = models.CharField(max_length=64, blank=True)
+    # The procedure's start as this message gave it (arrival and cut-offs follow from it): a later
+    # shift is told against what this guardian last heard, not against the version before.
+    told_start = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["reminder", "number"]

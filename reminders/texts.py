@@ -111,6 +111,8 @@ def context(procedure: Procedure, *, now: datetime, policy: FastingPolicy | None
         "short_date": fasting_display.formatted(procedure.local_start, _("D, M j")),
         "weekday": fasting_display.weekday(procedure.local_start),
         "arrival": fasting_display.clock(procedure.local_arrival),
+        # The morning text can go the night before (a procedure just after midnight): then it names the day.
+        "arrival_when": _when(procedure.local_arrival, now.astimezone(location.tz).date()),
         "arrival_passed": procedure.arrival_at <= now,
         "start": fasting_display.clock(procedure.local_start),
         "fasting": plan.required,
@@ -127,9 +129,21 @@ def context(procedure: Procedure, *, now: datetime, policy: FastingPolicy | None
 SHOWS_PASSED = (Kind.CHANGED, Kind.DELAYED, Kind.FASTING_EVENING)
 
 
-def draft(kind: str, procedure: Procedure, *, now: datetime, policy: FastingPolicy | None = None) -> tuple[str, str]:
-    """The text's words in the active language, as written (accents and all), and its line on how to stop."""
+def draft(
+    kind: str,
+    procedure: Procedure,
+    *,
+    now: datetime,
+    policy: FastingPolicy | None = None,
+    told: dict[str, object] | None = None,
+) -> tuple[str, str]:
+    """The text's words in the active language, as written (accents and all), and its line on how to stop.
+
+    `told`: what reminders.messages knows of what this guardian was told before (the shift since the
+    start they were last given; whether a fasting instruction reached them before a cancellation).
+    """
     values = context(procedure, now=now, policy=policy)
+    values.update(told or {})
     values["asks_to_confirm"] = kind in ASKS_TO_CONFIRM
     # A running-late text does not repeat cut-offs that passed on the old times: nothing new to act on.
     if kind not in SHOWS_PASSED or (kind == Kind.DELAYED and not values["earlier"]):
@@ -140,10 +154,16 @@ def draft(kind: str, procedure: Procedure, *, now: datetime, policy: FastingPoli
 
 
 def render_text(
-    kind: str, procedure: Procedure, *, now: datetime, language: str, policy: FastingPolicy | None = None
+    kind: str,
+    procedure: Procedure,
+    *,
+    now: datetime,
+    language: str,
+    policy: FastingPolicy | None = None,
+    told: dict[str, object] | None = None,
 ) -> str:
     """The text of `kind` about `procedure` as it stands, in the active language, as it is sent."""
-    body, stop = draft(kind, procedure, now=now, policy=policy)
+    body, stop = draft(kind, procedure, now=now, policy=policy, told=told)
     # How to stop: always in the first text a family gets, and in any other that still fits its budget.
     with_stop = sms.for_language(f"{body}\n{stop}", language)
     if kind == Kind.CONFIRMATION or sms.segments(with_stop) <= sms.budget(language):

@@ -44,7 +44,7 @@ from procedures.models import FastingPolicy, Feeding, Procedure
 from reminders import channels, dispatch
 from reminders.channels import DeliveryError, Message, Transport
 from reminders.models import Kind, Reminder, Status
-from reminders.planning import ONCE, ONCE_PER_DAY
+from reminders.planning import ONCE, ONCE_PER_DAY, planned_reminders
 
 from .conftest import state_machine_examples
 from .factories import GuardianFactory, LocationFactory, PatientFactory, UserFactory
@@ -52,11 +52,15 @@ from .factories import GuardianFactory, LocationFactory, PatientFactory, UserFac
 CHICAGO = ZoneInfo("America/Chicago")
 # Thursday noon before the clocks go back early on Sunday.
 START = dt.datetime(2026, 10, 29, 12, 0, tzinfo=CHICAGO)
-TIME = re.compile(r"\d{1,2}:\d{2} [AP]M(?: C[DS]T)?")
-INSTRUCTION = re.compile(r"(?:after|until|[Aa]rrive at|by) (" + TIME.pattern + ")")
+# A clock time as messages give it; noon and midnight are said as words (procedures.day_words).
+TIME = re.compile(r"\d{1,2}:\d{2} [AP]M(?: C[DS]T)?|noon|midnight")
+# "Stop solid food tonight at 1:30 AM", "until today at 6:30 AM", "Arrive tomorrow at 7:30 AM", "at midnight tonight".
+DAY = r"(?:today|tonight|tomorrow|yesterday|last night|[A-Z][a-z]+day(?:, [A-Z][a-z]+ \d{1,2}, \d{4})?)"
+INSTRUCTION = re.compile(r"(?:Stop [a-z ]+?|until|after|[Aa]rrive|by) (?:" + DAY + " )?(?:at )?(" + TIME.pattern + ")")
 # Sequences run: all under the "full" Hypothesis profile (scripts/full_state_machines.sh), a tenth
 # in the suite ("ci"); CHANGE_SEQUENCE_EXAMPLES=N runs N.
 EXAMPLES = {"full": 200, "ci": 20}
+WORDS = {dt.time(12, 0): "noon", dt.time(0, 0): "midnight"}
 STEPS = 30
 ran = {"examples": 0, "steps": 0, "handed_over": 0, "changes": 0, "page_checks": 0}
 
@@ -65,9 +69,17 @@ def plan_times(procedure: Procedure) -> dict[str, list[dt.datetime]]:
     """Every clock time the current plan may state, with the moments it stands for."""
     moments = [procedure.local_arrival, procedure.local_start]
     moments += [cutoff.at for cutoff in procedure.fasting_plan().cutoffs]
+    # A booking says when the evening fasting text will come.
+    moments += [
+        planned.due_at.astimezone(procedure.location.tz)
+        for planned in planned_reminders(procedure)
+        if planned.kind == Kind.FASTING_EVENING
+    ]
     found: dict[str, list[dt.datetime]] = {}
     for moment in moments:
         found.setdefault(fasting_display.clock(moment), []).append(moment)
+        if moment.time() in WORDS:
+            found.setdefault(WORDS[moment.time()], []).append(moment)
     return found
 
 

@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from procedures import day_words
 from procedures.models import Procedure, Sedation
 
 from .conftest import DESKTOP, PHONE, log_in_demo, screenshot
@@ -15,19 +17,25 @@ pytestmark = [pytest.mark.browser]
 
 
 def _expected_lines(procedure: Procedure) -> list[str]:
-    """Hand-computed for the demo: arrival 7:30 AM, regular diet, general anesthesia."""
+    """Hand-computed for the demo: arrival 7:30 AM, regular diet, general anesthesia.
+
+    The day words depend on when the page is read (procedures.day_words, tested on their own).
+    """
     arrival = procedure.local_arrival
     assert arrival.strftime("%H:%M") == "07:30"
-    day = arrival.strftime("%A")
-    evening = (arrival - dt.timedelta(days=1)).strftime("%A")
     same_offset = (arrival - dt.timedelta(hours=8)).utcoffset() == arrival.utcoffset()
     if not same_offset:
         pytest.skip("the demo night crosses a daylight-saving change; DST is covered by the fasting tests")
+    now = timezone.now()
+
+    def when(hours: float) -> str:
+        return day_words.when(arrival - dt.timedelta(hours=hours), now=now)
+
     return [
-        f"No fatty or fried food after 11:30 PM {evening}.",
-        f"No solid food after 1:30 AM {day}.",
-        f"No milk after 1:30 AM {day}. This means cow, goat, soy or any other milk.",
-        f"No clear fluids after 6:30 AM {day}.",
+        f"Stop fatty or fried food {when(8)}.",
+        f"Stop solid food {when(6)}.",
+        f"Stop milk {when(6)}. This means cow, goat, soy or any other milk.",
+        f"Stop clear fluids {when(1)}.",
     ]
 
 

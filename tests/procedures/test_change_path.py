@@ -272,7 +272,7 @@ def test_a_delay_that_reopens_a_passed_cutoff_is_shown_before_saving(client, nur
     with time_machine.travel(at(11, 6, 40), tick=False):
         page = _late_form(client, booked, booked.version, minutes=60).content.decode()
     assert "Check before you save" in page
-    assert "No clear fluids after 7:30 AM Thursday." in page
+    assert "Stop clear fluids today at 7:30 AM." in page
     assert "Nothing is saved yet" in page
     # What the text costs, counted as the carrier counts it.
     notice = html.unescape(re.search(r'<pre class="preview-message[^>]*>(.*?)</pre>', page, re.S).group(1))
@@ -354,5 +354,5 @@ def test_on_the_night_the_clocks_go_back_texts_and_emails_say_which_one_thirty(p
             # The day is the appointment's (named once): only the zone marks the second 1:30.
             assert "No fatty food after 12:30 AM, solid food or milk after 1:30 AM CST," in message.body
             continue
-        assert "No solid food after 1:30 AM CST Sunday." in message.body
-        assert "No fatty or fried food after 12:30 AM Sunday." in message.body  # happens once: no zone
+        assert "Stop solid food tonight at 1:30 AM CST (early Sunday)." in message.body
+        assert "Stop fatty or fried food tonight at 12:30 AM (early Sunday)." in message.body  # happens once: no zone

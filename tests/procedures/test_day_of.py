@@ -50,8 +50,8 @@ def test_running_late_moves_the_times_and_clear_fluids_with_them(client, nurse, 
     assert booked.running_late_minutes == 45
     message = OutboxMessage.objects.get(reminder__kind=Kind.DELAYED)
     assert "running about 45 minutes late" in message.body
-    assert "may keep drinking clear fluids until 7:15 AM" in message.body
-    assert "No clear fluids after 7:15 AM Thursday." in page
+    assert "may keep drinking clear fluids until today at 7:15 AM" in message.body
+    assert "Stop clear fluids today at 7:15 AM." in page
     assert "Running about 45 minutes late" in page
 
 

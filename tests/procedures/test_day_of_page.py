@@ -34,7 +34,7 @@ def _get(client, user, url, at, language="en"):
 
 def test_at_five_in_the_morning_the_page_leads_with_the_last_clear_drink(client, guardian, booked):
     page = _get(client, guardian.user, reverse("family:procedure", args=[booked.pk]), FIVE_AM)
-    headline = page.index("Next: last clear drink by 6:30 AM")
+    headline = page.index("Next: last clear drink, today at 6:30 AM")
     assert headline < page.index("Arrive at") < page.index('id="h-fasting"')
     assert page.index("<h1") < headline
 
@@ -44,16 +44,16 @@ def test_passed_stop_times_are_marked_passed_and_never_given_as_instructions(cli
     assert page.count('class="passed-label"') == 3  # fatty food, solid food, milk
     assert "The time to stop solid food has passed." in page
     assert "If Mia has had solid food since 1:30 AM, call us at (312) 555-0100." in page
-    assert "No solid food after" not in page
-    assert "No fatty or fried food after" not in page
-    assert "No clear fluids after 6:30 AM Thursday." in page
+    assert "Stop solid food" not in page
+    assert "Stop fatty or fried food" not in page
+    assert "Stop clear fluids today at 6:30 AM." in page
 
 
 def test_once_every_stop_time_has_passed_the_page_says_when_to_leave(client, guardian, booked):
     page = _get(
         client, guardian.user, reverse("family:procedure", args=[booked.pk]), ARRIVAL - dt.timedelta(minutes=40)
     )
-    assert "Leave for the hospital so you arrive by 7:30 AM." in page
+    assert "Leave for the hospital so you arrive today at 7:30 AM." in page
     assert "The time for the last clear drink has passed. Mia should have nothing more to eat or drink." in page
 
 
@@ -61,18 +61,18 @@ def test_days_before_the_page_does_not_lead_with_a_next_step(client, guardian, b
     page = _get(client, guardian.user, reverse("family:procedure", args=[booked.pk]), ARRIVAL - dt.timedelta(days=2))
     assert "next-step" not in page
     assert "passed-label" not in page
-    assert "No solid food after 1:30 AM Thursday." in page
+    assert "Stop solid food Thursday at 1:30 AM (early morning)." in page
 
 
 def test_the_evening_before_the_first_stop_time_is_next(client, guardian, booked):
     evening = dt.datetime(2026, 6, 10, 19, 0, tzinfo=CHICAGO)
     page = _get(client, guardian.user, reverse("family:procedure", args=[booked.pk]), evening)
-    assert "Next: last fatty or fried food by 11:30 PM" in page
+    assert "Next: last fatty or fried food, tonight at 11:30 PM" in page
 
 
 def test_the_dashboard_card_leads_with_the_next_step_too(client, guardian, booked):
     page = _get(client, guardian.user, reverse("family:dashboard"), FIVE_AM)
-    assert page.index("Next: last clear drink by 6:30 AM") < page.index("Eating and drinking")
+    assert page.index("Next: last clear drink, today at 6:30 AM") < page.index("Eating and drinking")
     assert "The time to stop milk has passed." in page
     assert "Clear fluids are drinks you can see through" in page
 
@@ -80,7 +80,7 @@ def test_the_dashboard_card_leads_with_the_next_step_too(client, guardian, booke
 def test_the_fasting_card_shows_the_next_step_on_screen_only(client, guardian, booked):
     page = _get(client, guardian.user, reverse("family:fasting_card", args=[booked.pk]), FIVE_AM)
     assert 'class="next-step no-print"' in page
-    assert "Next: last clear drink by 6:30 AM" in page
+    assert "Next: last clear drink, today at 6:30 AM" in page
     assert "The time to stop solid food has passed." in page
     assert "Clear fluids are drinks you can see through" in page
 
@@ -92,7 +92,7 @@ def test_clear_fluids_are_explained_next_to_the_times(client, guardian, booked):
 
 def test_the_day_of_page_in_spanish(client, guardian, booked):
     page = _get(client, guardian.user, reverse("family:procedure", args=[booked.pk]), FIVE_AM, language="es")
-    assert "Lo próximo: hora límite para líquidos claros: 6:30 AM" in page
+    assert "Lo próximo: hora límite para líquidos claros, hoy a las 6:30 AM" in page
     assert "Ya pasó la hora de dejar la comida sólida." in page
     assert "Ya pasó" in page
 

@@ -68,7 +68,7 @@ def test_a_cutoff_on_the_fall_back_night_carries_its_zone_in_the_sentence():
     p = plan(dt.datetime(2026, 11, 1, 7, 30, tzinfo=CHICAGO))
     line = fasting_display.describe(p.cutoff_for(Item.SOLIDS))
     assert line.clock == "1:30 AM CST"
-    assert line.sentence == "No solid food after 1:30 AM CST Sunday."
+    assert line.sentence == "Stop solid food Sunday at 1:30 AM CST (early morning)."
     assert "CST" not in fasting_display.describe(p.cutoff_for(Item.CLEAR_FLUIDS)).sentence
 
 
@@ -84,25 +84,25 @@ THURSDAY = dt.datetime(2026, 6, 11, 7, 30, tzinfo=CHICAGO)
 
 def test_breast_milk_only_has_no_formula_or_other_milk_sentence():
     text = sentences(plan(THURSDAY, feeding="breast_milk", infant=True))
-    assert "No breast milk after 3:30 AM Thursday." in text
+    assert "Stop breast milk Thursday at 3:30 AM (early morning)." in text
     assert "formula" not in text.lower()
     assert "other than breast milk" not in text
 
 
 def test_breast_milk_and_formula_names_formula_on_its_own():
     text = sentences(plan(THURSDAY, feeding="breast_and_formula", infant=True))
-    assert "No formula after 1:30 AM Thursday." in text
-    assert "No breast milk after 3:30 AM Thursday." in text
+    assert "Stop formula Thursday at 1:30 AM (early morning)." in text
+    assert "Stop breast milk Thursday at 3:30 AM (early morning)." in text
 
 
 def test_a_child_over_one_on_a_regular_diet_is_told_about_milk_and_never_formula():
     text = sentences(plan(THURSDAY))
-    assert "No milk after 1:30 AM Thursday. This means cow, goat, soy or any other milk." in text
+    assert "Stop milk Thursday at 1:30 AM (early morning). This means cow, goat, soy or any other milk." in text
     assert "formula" not in text.lower()
 
 
 def test_a_baby_under_one_on_a_regular_diet_is_told_formula_or_milk():
-    assert "No formula or milk after 1:30 AM Thursday." in sentences(plan(THURSDAY, infant=True))
+    assert "Stop formula and milk Thursday at 1:30 AM (early morning)." in sentences(plan(THURSDAY, infant=True))
 
 
 def test_clear_fluids_are_explained_in_plain_words():
@@ -121,13 +121,14 @@ CLEAR = cutoff(Item.CLEAR_FLUIDS, dt.datetime(2026, 6, 14, 6, 30, tzinfo=CHICAGO
 def test_a_cutoff_still_ahead_is_the_instruction():
     line = fasting_display.describe(SOLIDS, now=SOLIDS.at - dt.timedelta(minutes=1), name="Mia", phone=PHONE)
     assert not line.passed
-    assert line.sentence == "No solid food after 1:00 AM Sunday."
+    # A minute before 1:00 AM on Sunday, it is the night the family is in.
+    assert line.sentence == "Stop solid food tonight at 1:00 AM (early Sunday)."
     assert line.call_line == ""
 
 
 def test_without_a_clock_a_cutoff_is_the_instruction():
     line = fasting_display.describe(SOLIDS)
-    assert not line.passed and line.sentence == "No solid food after 1:00 AM Sunday."
+    assert not line.passed and line.sentence == "Stop solid food Sunday at 1:00 AM (early morning)."
 
 
 def test_a_cutoff_at_this_very_minute_has_passed():
@@ -181,7 +182,7 @@ def test_describe_plan_mixes_passed_and_ahead_in_order():
     p = plan(THURSDAY)
     lines = fasting_display.describe_plan(p, now=dt.datetime(2026, 6, 11, 5, 0, tzinfo=CHICAGO), name="Mia")
     assert [line.passed for line in lines] == [True, True, True, False]
-    assert lines[-1].sentence.startswith("No clear fluids after 6:30 AM Thursday.")
+    assert lines[-1].sentence.startswith("Stop clear fluids today at 6:30 AM.")
 
 
 def test_spanish_sentences_keep_the_time_and_name():
@@ -190,7 +191,7 @@ def test_spanish_sentences_keep_the_time_and_name():
         ahead = fasting_display.describe(SOLIDS)
     assert line.sentence == "Ya pasó la hora de dejar la comida sólida."
     assert line.call_line == "Si Mia comió comida sólida después de las 1:00 AM, llámenos al (312) 555-0100."
-    assert ahead.sentence == "Nada de comida sólida después de las 1:00 AM del domingo."
+    assert ahead.sentence == "Deje de darle comida sólida el domingo a la 1:00 AM de la madrugada."
 
 
 # --- What comes next on the day --------------------------------------------------------
@@ -204,27 +205,27 @@ def test_before_the_day_there_is_no_next_step():
 def test_from_the_day_of_the_first_cutoff_the_next_step_leads():
     p = plan(THURSDAY)
     step = fasting_display.next_step(p, now=dt.datetime(2026, 6, 10, 20, 0, tzinfo=CHICAGO), arrival=THURSDAY)
-    assert step.headline == "Next: last fatty or fried food by 11:30 PM"
+    assert step.headline == "Next: last fatty or fried food, tonight at 11:30 PM"
 
 
 def test_cutoffs_at_the_same_time_make_one_next_step():
     p = plan(THURSDAY)
     step = fasting_display.next_step(p, now=dt.datetime(2026, 6, 11, 0, 0, tzinfo=CHICAGO), arrival=THURSDAY)
-    assert step.headline == "Next: last solid food and milk by 1:30 AM"
-    assert "No solid food after 1:30 AM" in step.detail and "No milk after 1:30 AM" in step.detail
+    assert step.headline == "Next: last solid food and milk, tonight at 1:30 AM (early Thursday)"
+    assert "Stop solid food tonight at 1:30 AM" in step.detail and "Stop milk tonight at 1:30 AM" in step.detail
 
 
 def test_at_five_in_the_morning_the_next_step_is_the_last_clear_drink():
     p = plan(THURSDAY)
     step = fasting_display.next_step(p, now=dt.datetime(2026, 6, 11, 5, 0, tzinfo=CHICAGO), arrival=THURSDAY)
-    assert step.headline == "Next: last clear drink by 6:30 AM"
+    assert step.headline == "Next: last clear drink, today at 6:30 AM"
     assert not step.is_arrival
 
 
 def test_when_every_cutoff_has_passed_the_next_step_is_to_leave():
     p = plan(THURSDAY)
     step = fasting_display.next_step(p, now=dt.datetime(2026, 6, 11, 6, 45, tzinfo=CHICAGO), arrival=THURSDAY)
-    assert step.headline == "Leave for the hospital so you arrive by 7:30 AM."
+    assert step.headline == "Leave for the hospital so you arrive today at 7:30 AM."
     assert step.is_arrival
 
 

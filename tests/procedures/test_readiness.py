@@ -45,24 +45,25 @@ def test_the_parent_sees_the_fasting_times_as_clock_times(client, guardian, book
     with time_machine.travel(NOW, tick=False):
         client.force_login(guardian.user)
         html = _page(client, booked)
-    assert "No fatty or fried food after 11:30 PM Wednesday." in html
-    assert "No solid food after 1:30 AM Thursday." in html
-    assert "No clear fluids after 6:30 AM Thursday." in html
-    assert "breast milk after" not in html  # a regular-diet child gets no breast-milk line
+    # Read on Tuesday morning: Wednesday night is "tomorrow", Thursday is named.
+    assert "Stop fatty or fried food tomorrow at 11:30 PM." in html
+    assert "Stop solid food Thursday at 1:30 AM (early morning)." in html
+    assert "Stop clear fluids Thursday at 6:30 AM." in html
+    assert "Stop breast milk" not in html  # a regular-diet child gets no breast-milk line
 
 
 def test_the_dashboard_shows_the_same_timeline(client, guardian, booked):
     with time_machine.travel(NOW, tick=False):
         client.force_login(guardian.user)
         html = client.get(reverse("family:dashboard")).content.decode()
-    assert "No solid food after 1:30 AM Thursday." in html
+    assert "Stop solid food Thursday at 1:30 AM (early morning)." in html
 
 
 def test_the_admins_policy_changes_the_times(client, guardian, booked):
     FastingPolicy.objects.create(clear_fluids_hours=2)
     with time_machine.travel(NOW, tick=False):
         client.force_login(guardian.user)
-        assert "No clear fluids after 5:30 AM Thursday." in _page(client, booked)
+        assert "Stop clear fluids Thursday at 5:30 AM." in _page(client, booked)
 
 
 def test_a_longer_fast_set_by_the_nurse_wins(client, guardian, booked):
@@ -71,8 +72,8 @@ def test_a_longer_fast_set_by_the_nurse_wins(client, guardian, booked):
     with time_machine.travel(NOW, tick=False):
         client.force_login(guardian.user)
         html = _page(client, booked)
-    assert "No solid food after 9:30 PM Wednesday." in html
-    assert "No clear fluids after 6:30 AM Thursday." in html
+    assert "Stop solid food tomorrow at 9:30 PM." in html
+    assert "Stop clear fluids Thursday at 6:30 AM." in html
 
 
 def test_local_only_procedures_need_no_fasting(client, guardian, booked):

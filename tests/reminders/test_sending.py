@@ -72,7 +72,7 @@ def test_a_spanish_speaking_guardian_gets_spanish(booked, texting_guardian):
     assert "comida solida o leche después de las 1:30 AM" in sms.body
     assert "Responda STOP" in sms.body
     email = OutboxMessage.objects.get(channel="email", reminder__kind=Kind.FASTING_EVENING)
-    assert email.subject == "Mañana: cuándo Mia debe dejar de comer y beber"
+    assert email.subject == "El ayuno de Mia empieza esta noche a las 11:30 PM"
 
 
 def test_nothing_is_sent_twice_when_a_task_is_delivered_again(booked):
