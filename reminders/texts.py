@@ -98,6 +98,7 @@ def context(procedure: Procedure, *, now: datetime, policy: FastingPolicy | None
     plan = procedure.fasting_plan(policy)
     lines = fasting_display.describe_plan(plan, now=now, name=name)
     day = procedure.local_start.date()
+    today = now.astimezone(location.tz).date()
     clear = plan.cutoff_for(Item.CLEAR_FLUIDS)
     phone = phone_display(location.phone)
     return {
@@ -108,17 +109,21 @@ def context(procedure: Procedure, *, now: datetime, policy: FastingPolicy | None
         "link": short_link(procedure.pk),
         "check_in_link": short_check_in_link(procedure.pk),
         "date": fasting_display.formatted(procedure.local_start, _("l, F j")),
-        "short_date": fasting_display.formatted(procedure.local_start, _("D, M j")),
-        "weekday": fasting_display.weekday(procedure.local_start),
+        # The arrival's own day: just after midnight, families arrive the evening before the start's date.
+        "short_date": fasting_display.formatted(procedure.local_arrival, _("D, M j")),
+        "weekday": fasting_display.weekday(procedure.local_arrival),
         "arrival": fasting_display.clock(procedure.local_arrival),
-        # The morning text can go the night before (a procedure just after midnight): then it names the day.
-        "arrival_when": _when(procedure.local_arrival, now.astimezone(location.tz).date()),
+        # The arrival with its weekday when that is not the day the text names (the booking) or the day it
+        # is read (the morning and running-late texts, which can go the evening before).
+        "arrival_on_day": _when(procedure.local_arrival, day),
+        "arrival_from_now": _when(procedure.local_arrival, today),
         "arrival_passed": procedure.arrival_at <= now,
-        "start": fasting_display.clock(procedure.local_start),
+        # Said on the day or the night before: the weekday comes with any time not on the reader's day.
+        "start": _when(procedure.local_start, today),
         "fasting": plan.required,
         "stops": _stops(lines, day),
         "passed": _passed(lines, phone),
-        "clear_until": fasting_display.clock(clear.at) if clear and clear.at > now else "",
+        "clear_until": _when(clear.at, today) if clear and clear.at > now else "",
         "late_minutes": abs(procedure.running_late_minutes),
         "earlier": procedure.running_late_minutes < 0,
         "asks_to_confirm": False,
@@ -144,6 +149,10 @@ def draft(
     """
     values = context(procedure, now=now, policy=policy)
     values.update(told or {})
+    if kind == Kind.CONFIRMATION:
+        values["arrival"] = values["arrival_on_day"]
+    elif kind in (Kind.DELAYED, Kind.FASTING_MORNING):
+        values["arrival"] = values["arrival_from_now"]
     values["asks_to_confirm"] = kind in ASKS_TO_CONFIRM
     # A running-late text does not repeat cut-offs that passed on the old times: nothing new to act on.
     if kind not in SHOWS_PASSED or (kind == Kind.DELAYED and not values["earlier"]):

@@ -179,6 +179,79 @@ def _relative(rel: str, moment: dt.datetime, now: dt.datetime, days: int) -> boo
     return this_evening or small_hours
 
 
+# How a text message (reminders.texts) names days: a clock with the weekday after it when it is not on the
+# appointment's day ("11:30 PM Wednesday", "11:30 PM del miércoles"), the appointment's date without a year
+# ("Monday, June 8", "lunes 8 de junio"), and otherwise a bare clock.
+def _text_patterns(language: str) -> list[tuple[str, re.Pattern[str]]]:
+    wd = _alt(WEEKDAYS[language])
+    month = _alt(MONTHS[language])
+    short_wd = _alt([name[:3] for name in WEEKDAYS[language]])
+    if language == "en":
+        short_month = _alt([name[:3] for name in MONTHS[language]])
+        return [
+            (
+                "text_short",
+                re.compile(rf"(?P<clock>{CLOCK}) (?P<swd>{short_wd}), (?P<smonth>{short_month}) (?P<dom>\d{{1,2}})"),
+            ),
+            ("text_day", re.compile(rf"(?P<clock>{CLOCK}) (?P<wd>{wd})\b")),
+            ("text_date", re.compile(rf"(?P<dwd>{wd}), (?P<month>{month}) (?P<dom>\d{{1,2}})\b")),
+        ]
+    return [
+        ("text_short", re.compile(rf"(?P<clock>{CLOCK}) (?P<swd>{short_wd}) (?P<dom>\d{{1,2}}) de (?P<month>{month})")),
+        ("text_day", re.compile(rf"(?P<clock>{CLOCK}) del (?P<wd>{wd})\b")),
+        ("text_date", re.compile(rf"(?P<dwd>{wd}) (?P<dom>\d{{1,2}}) de (?P<month>{month})\b")),
+    ]
+
+
+def _text_holds(kind: str, found: re.Match[str], moment: dt.datetime, now: dt.datetime, language: str) -> bool:
+    groups = found.groupdict()
+    if kind == "text_short":  # "11:00 PM Tue, Jun 9", "11:00 PM mar 9 de junio"
+        names = MONTHS[language]
+        month = [name[:3] for name in names].index(groups["smonth"]) + 1 if groups.get("smonth") else None
+        month = month or names.index(groups["month"]) + 1
+        day = moment.date()
+        return (
+            _clock_is(groups["clock"], moment)
+            and (day.month, day.day) == (month, int(groups["dom"]))
+            and _weekday(day, language)[:3] == groups["swd"]
+        )
+    if kind == "text_day":
+        days = (moment.date() - now.date()).days
+        return _clock_is(groups["clock"], moment) and _weekday(moment.date(), language) == groups["wd"] and days < 7
+    month = MONTHS[language].index(groups["month"]) + 1
+    day = moment.date()
+    return (day.month, day.day) == (month, int(groups["dom"])) and _weekday(day, language) == groups["dwd"]
+
+
+def read_text_days(
+    text: str, *, now: dt.datetime, moments: list[dt.datetime], appointment_day: dt.date, language: str
+) -> list[str]:
+    """What in a text message names a day falsely for a reader at `now`.
+
+    A clock with no day beside it must be on the appointment's day (the day the text is about), on the
+    reader's own day, or within the day before the reader ("Had solid food since 5:00 PM?"): "Arrive at
+    11:00 PM" in a text about Monday's 00:00 start, read on Friday, is false (that is Sunday).
+    """
+    now = now.astimezone(moments[0].tzinfo)
+    problems, covered = read_day_words(text, now=now, moments=moments, language=language)[0], []
+    for kind, pattern in _text_patterns(language):
+        for found in pattern.finditer(text):
+            covered.append(found.span())
+            if not any(_text_holds(kind, found, moment, now, language) for moment in moments):
+                problems.append(f"{found.group(0)!r} at {now:%a %Y-%m-%d %H:%M %Z}")
+    for found in re.finditer(CLOCK, text):
+        if any(start <= found.start() < end for start, end in covered):
+            continue
+        if not any(
+            _clock_is(found.group(0), moment)
+            # on the day the text is about, or the reader's; or the last time that clock came ("since 3:00 PM")
+            and (moment.date() in (appointment_day, now.date()) or dt.timedelta(0) <= now - moment < dt.timedelta(1))
+            for moment in moments
+        ):
+            problems.append(f"{found.group(0)!r} with no day, at {now:%a %Y-%m-%d %H:%M %Z}")
+    return problems
+
+
 def read_day_words(text: str, *, now: dt.datetime, moments: list[dt.datetime], language: str) -> tuple[list[str], int]:
     """What in `text` names a day falsely for a reader at `now`, and how many day phrases were read.
 

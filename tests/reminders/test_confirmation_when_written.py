@@ -23,7 +23,7 @@ def _confirmation(to: str) -> OutboxMessage:
 
 def test_booked_days_ahead_says_when_the_fasting_times_will_come(booked, texting_guardian):
     run_due(BOOKED_AT)  # Monday 10 AM
-    body = _confirmation(texting_guardian.mobile_number).body
+    body = _confirmation(texting_guardian.user.email).body
     assert "We will send the times to stop eating and drinking Wednesday at 6:00 PM." in body
     assert "Please arrive Thursday at 7:30 AM" in body
 

@@ -49,21 +49,26 @@ def test_the_morning_text_sent_at_ten_at_night_does_not_say_good_morning(just_af
     email = _sent(Kind.FASTING_MORNING, "email")
     assert "good morning" not in sms.body.lower()
     assert "Today" not in email.subject
-    assert "may have clear fluids until tonight at 11:00 PM" in sms.body
+    assert "may have clear fluids until tonight at 11:00 PM" in email.body
+    # The text, read at 10 PM on Thursday: the clear drinks stop tonight, the arrival is Friday's.
+    assert "may have clear drinks until 11:00 PM," in sms.body
+    assert "Arrive at 12:00 AM Friday" in sms.body
 
 
 def test_an_arrival_on_another_day_than_the_reading_carries_its_day(just_after_midnight):
     run_due(THURSDAY_3PM)
     run_due(THURSDAY_10PM)
     for kind in (Kind.FASTING_EVENING, Kind.FASTING_MORNING):
-        body = _sent(kind, "sms").body
+        body = _sent(kind, "email").body
         assert "Arrive at 12:00 AM." not in body
         assert "Arrive at midnight tonight." in body
+        assert "12:00 AM Friday" in _sent(kind, "sms").body  # the text names the arrival's day too
 
 
 def test_the_booking_names_the_arrival_with_its_weekday(just_after_midnight):
-    body = _sent(Kind.CONFIRMATION, "sms").body
+    body = _sent(Kind.CONFIRMATION, "email").body
     assert "Please arrive at midnight on Thursday night (the start of Friday)" in body
+    assert "booked for Friday, June 12. Arrive at 12:00 AM at" in _sent(Kind.CONFIRMATION, "sms").body
 
 
 @pytest.mark.parametrize(

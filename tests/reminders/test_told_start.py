@@ -36,8 +36,9 @@ def test_moved_earlier_after_a_delay_was_told_says_the_minutes_from_what_they_we
     run_due(SIX)
     booked = _late(booked, nurse, -11, SIX + dt.timedelta(minutes=10))  # now 8:24: 6 earlier than booked
     run_due(SIX + dt.timedelta(minutes=10))
-    last = _delayed()[-1].body
+    last = _delayed("email")[-1].body
     assert booked.running_late_minutes == -6
+    assert "IMPORTANT: Mia now starts EARLIER, at 8:24 AM." in _delayed()[-1].body
     assert "IMPORTANT: Mia's procedure is now EARLIER, today at 8:24 AM." in last
     assert "That is 11 minutes earlier than we last told you." in last
     assert "6 minutes" not in last
@@ -49,5 +50,7 @@ def test_a_notice_that_never_reached_them_does_not_count_as_told(booked, nurse):
     Reminder.objects.filter(kind=Kind.DELAYED, status=Status.SCHEDULED).update(status=Status.FAILED)
     booked = _late(booked, nurse, -11, SIX + dt.timedelta(minutes=5))  # 8:39: 9 later than the booking said
     run_due(SIX + dt.timedelta(minutes=5))
-    (message,) = _delayed()
+    (message,) = _delayed("email")
     assert "It should now start today at 8:39 AM, 9 minutes later than we last told you." in message.body
+    (text,) = _delayed()
+    assert "running about 9 minutes late. It should now start at 8:39 AM." in text.body
