@@ -95,7 +95,7 @@ def nurse_section(sender: Any, *, page: str, now: Any = None, **objects: Any) ->
     return None
 
 
-def replies_section(sender: Any, *, page: str, now: Any, **objects: Any) -> Section | None:
+def replies_section(sender: Any, *, page: str, now: Any = None, **objects: Any) -> Section | None:
     """On the board: whether today's and tomorrow's families answered, and the texts they sent."""
     if page != "dashboard":
         return None
