@@ -107,3 +107,23 @@ def test_moving_earlier_past_the_last_drink_shows_the_nurse_whom_to_call(live_se
         nurse.get_by_role("button", name="Save and tell the family").click()
         nurse.get_by_text("The family has been told the new times.").wait_for()
     assert Procedure.objects.get(pk=demo.pk).running_late_minutes == -30
+
+
+def test_a_cancelled_appointment_tells_the_family_first_to_eat_and_not_to_come(live_server, new_page, demo):
+    from portal.models import User
+    from procedures import services
+
+    services.cancel_procedure(
+        procedure=demo, reason="The child has a cold", cancelled_by=User.objects.get(email="nurse@example.org")
+    )
+    base = live_server.url
+    for viewport, name in ((PHONE, "phone"), (DESKTOP, "desktop")):
+        parent = new_page(viewport)
+        log_in_demo(parent, base, "parent@example.org")
+        parent.goto(base + f"/family/procedures/{demo.pk}/")
+        main = parent.locator("main").inner_text()
+        eat = main.index("Mia may eat and drink as usual again. Do not come to the hospital for this appointment.")
+        # Said before anything else on the page, and no fasting times left to follow.
+        assert eat < main.index("This appointment was cancelled.")
+        assert "Stop clear fluids" not in main
+        screenshot(parent, f"cancelled-family-{name}")
