@@ -126,4 +126,5 @@ def test_a_cancelled_appointment_tells_the_family_first_to_eat_and_not_to_come(l
         # Said before anything else on the page, and no fasting times left to follow.
         assert eat < main.index("This appointment was cancelled.")
         assert "Stop clear fluids" not in main
+        assert "Arrive at" not in main and "Procedure starts" not in main  # no times left to keep to
         screenshot(parent, f"cancelled-family-{name}")
