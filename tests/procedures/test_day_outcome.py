@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -14,24 +13,14 @@ from procedures import outcomes, services
 from procedures.models import DayOutcome, OutcomeKind, OutcomeReason, Procedure, ProcedureStatus
 from tests.factories import LocationFactory
 
-CHICAGO = ZoneInfo("America/Chicago")
-BOOKED_ON = dt.datetime(2026, 6, 8, 10, 0, tzinfo=CHICAGO)
-START = dt.datetime(2026, 6, 11, 8, 30, tzinfo=CHICAGO)
+from .conftest import BOOKED_ON, CHICAGO, START
+
 LATER_THAT_DAY = dt.datetime(2026, 6, 11, 11, 0, tzinfo=CHICAGO)
 
 
 @pytest.fixture
-def booked(patient, nurse):
-    with time_machine.travel(BOOKED_ON, tick=False):
-        return services.schedule_procedure(
-            patient=patient,
-            kind="both",
-            location=patient.location,
-            scheduled_start=START,
-            arrival_at=START - dt.timedelta(hours=1),
-            sedation="general",
-            scheduled_by=nurse,
-        )
+def booked(booked_thursday):
+    return booked_thursday
 
 
 def _reason(code: str) -> OutcomeReason:

@@ -4,34 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.urls import reverse
 
-from procedures import fasting, intake, outcomes, services
+from procedures import fasting, intake, outcomes
 from procedures.fasting import Intake, Item
 from procedures.models import Feeding, Procedure
 
-CHICAGO = ZoneInfo("America/Chicago")
-BOOKED_ON = dt.datetime(2026, 6, 8, 10, 0, tzinfo=CHICAGO)
-START = dt.datetime(2026, 6, 11, 8, 30, tzinfo=CHICAGO)  # arrival 7:30: clear fluids until 6:30, food until 1:30
+from .conftest import CHICAGO, START
+
 MORNING = dt.datetime(2026, 6, 11, 6, 45, tzinfo=CHICAGO)
 
 
 @pytest.fixture
-def booked(patient, nurse):
-    with time_machine.travel(BOOKED_ON, tick=False):
-        return services.schedule_procedure(
-            patient=patient,
-            kind="both",
-            location=patient.location,
-            scheduled_start=START,
-            arrival_at=START - dt.timedelta(hours=1),
-            sedation="general",
-            scheduled_by=nurse,
-        )
+def booked(booked_thursday):
+    return booked_thursday
 
 
 def _answer(client, procedure, **times):
